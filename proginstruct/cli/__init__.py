@@ -1,0 +1,39 @@
+"""The ``proginstruct`` command: one subcommand per stage (thin wrappers over plain functions)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# subcommand name -> "module:attribute" (imported lazily so ``--help`` stays fast)
+COMMANDS = {
+    "prepare-commit": "proginstruct.cli.prepare_commit:command",
+    "aiprogrammer": "proginstruct.cli.aiprogrammer:command",
+    "prepare-submit": "proginstruct.cli.prepare_submit:command",
+    "collect": "proginstruct.cli.collect:command",
+    "area": "proginstruct.cli.area:command",
+    "simulate": "proginstruct.cli.simulate:command",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n in COMMANDS if _importable(n))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _importable(name):
+            return None
+        mod, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(mod), attr)
+
+
+def _importable(name: str) -> bool:
+    mod = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(mod) is not None
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="proginstruct")
+def main() -> None:
+    """Programming-Instruct: synthesize code-editing training samples with LLMs (see README.md)."""

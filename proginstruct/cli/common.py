@@ -1,0 +1,107 @@
+"""Shared CLI plumbing: SPEC 9 defaults < params.yaml section < explicit flags.
+
+Stage commands declare their parameters once as a dict of defaults; :func:`param_options` turns
+each into a ``--name`` flag (underscore names, as the user's seed commands spell them) whose
+default is ``None`` so that only flags actually given override params.yaml.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from ..errors import UserError
+
+# SPEC 9: sampling and retry settings shared by every LLM stage (params.yaml section ``llm``).
+LLM_DEFAULTS: dict[str, Any] = {
+    "model_map": "model_map.json",
+    "models": "",  # comma-separated subset of the model map ("" = every model)
+    "temperature": 0.2,
+    "top_p": 0.95,
+    "max_tokens": 3072,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+    "max_try": 5,
+    "num_proc": 512,
+    "max_retries": 6,
+    "request_timeout": 600.0,
+    "cache_path": ".llm_cache/replies.sqlite",
+}
+
+
+def load_params(path: str | Path | None, section: str) -> dict[str, Any]:
+    """Return the dotted ``section`` (e.g. ``"collect.commit"``) of a params.yaml; ``{}`` when the file or
+    section is absent. Raises :class:`UserError` for a file that is not valid YAML."""
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.exists():
+        return {}
+    try:
+        data = yaml.safe_load(p.read_text("utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    node: Any = data
+    for part in section.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return {}
+        node = node[part]
+    return dict(node) if isinstance(node, dict) else {}
+
+
+def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """``defaults`` overridden by ``params`` (only known keys) overridden by non-``None`` ``flags``."""
+    out = dict(defaults)
+    for k, v in params.items():
+        if k in out and not isinstance(v, dict):
+            out[k] = v
+    for k, v in flags.items():
+        if k in out and v is not None:
+            out[k] = v
+    return out
+
+
+def param_options(defaults: Mapping[str, Any]) -> Callable:
+    """Decorator adding ``--<name>`` for every key of ``defaults`` (type from the default's type)."""
+
+    def deco(f: Callable) -> Callable:
+        for name, value in reversed(list(defaults.items())):
+            if isinstance(value, bool):
+                typ: Any = click.BOOL
+            elif isinstance(value, int):
+                typ = click.INT
+            elif isinstance(value, float):
+                typ = click.FLOAT
+            else:
+                typ = click.STRING
+            f = click.option(f"--{name}", name, type=typ, default=None, show_default=False,
+                             help=f"overrides params.yaml (default {value!r})")(f)
+        return f
+
+    return deco
+
+
+def params_option(f: Callable) -> Callable:
+    """``--params FILE`` (default ``params.yaml`` in the working directory, ignored when absent)."""
+    return click.option("--params", "params_path", default="params.yaml", show_default=True,
+                        help="params.yaml to read defaults from (missing file = SPEC defaults)")(f)
+
+
+def user_errors(f: Callable) -> Callable:
+    """Turn :class:`UserError` into a one-line ``error: ...`` on stderr and exit status 2."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except UserError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper

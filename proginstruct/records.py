@@ -1,0 +1,234 @@
+"""Reading input records and writing outputs safely (SPEC 1, DESIGN-NOTES "writes are atomic").
+
+Readers accept ``.json`` (a list), ``.jsonl`` (one JSON value a line) and ``.parquet`` (rows as
+dicts). Writers never leave a file that looks finished: whole files are written to a temporary
+name and renamed; streamed outputs go to ``<out>.partial`` and are renamed when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import UserError
+
+JSON_OPTS = orjson.OPT_SORT_KEYS
+
+
+def dumps(obj: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no spaces, UTF-8): equal objects give equal bytes."""
+    return orjson.dumps(obj, option=JSON_OPTS)
+
+
+def record_id(record: Any) -> str:
+    """A record's identity: its ``id`` field when it is a dict with one, else 16 hex of the SHA-256 of
+    its canonical JSON. Content-derived ids keep seeds stable when inputs are reordered or sharded."""
+    if isinstance(record, dict) and isinstance(record.get("id"), str | int):
+        return str(record["id"])
+    return hashlib.sha256(dumps(record)).hexdigest()[:16]
+
+
+def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, record)`` from a ``.json`` list, ``.jsonl`` or ``.parquet`` file (0-based index).
+
+    ``.jsonl`` is streamed line by line (blank lines skipped but counted in the index); ``.parquet``
+    is streamed in batches; with ``column`` each parquet row yields only that column's value.
+    Raises :class:`UserError` naming the file (and line) when it is missing or not valid JSON.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: input file not found; run the stage that produces it or fix --input_path")
+    suffix = p.suffix.lower()
+    if suffix == ".jsonl" or suffix == ".ndjson":
+        with p.open("rb") as fh:
+            for i, line in enumerate(fh):
+                if not line.strip():
+                    continue
+                try:
+                    yield i, orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    raise UserError(f"{p}: line {i + 1} is not valid JSON ({e}); fix or remove that line") from None
+    elif suffix == ".json":
+        try:
+            data = orjson.loads(p.read_bytes())
+        except orjson.JSONDecodeError as e:
+            raise UserError(f"{p}: not valid JSON ({e}); expected a JSON list of records") from None
+        if not isinstance(data, list):
+            raise UserError(f"{p}: expected a JSON list of records, got {type(data).__name__}")
+        yield from enumerate(data)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        i = 0
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=2048):
+            rows = batch.to_pylist()
+            for row in rows:
+                yield i, (row.get(column) if column else row)
+                i += 1
+    else:
+        raise UserError(f"{p}: unsupported input format '{suffix}'; use .json, .jsonl or .parquet")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Pretty, key-sorted JSON (for metrics and small files), written atomically, ending in a newline."""
+    atomic_write_bytes(path, orjson.dumps(obj, option=JSON_OPTS | orjson.OPT_INDENT_2) + b"\n")
+
+
+def write_records(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    """Write ``records`` to ``path`` atomically: ``.json`` as a list, ``.jsonl`` one per line,
+    ``.parquet`` through polars. Returns the number written."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        import polars as pl
+
+        rows = list(records)
+        tmp = p.with_name(f".{p.name}.tmp")
+        pl.DataFrame(rows).write_parquet(tmp)
+        os.replace(tmp, p)
+        return len(rows)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    n = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".json":
+                fh.write(b"[")
+                for rec in records:
+                    fh.write(b"\n" if n == 0 else b",\n")
+                    fh.write(dumps(rec))
+                    n += 1
+                fh.write(b"\n]\n" if n else b"]\n")
+            else:
+                for rec in records:
+                    fh.write(dumps(rec) + b"\n")
+                    n += 1
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+class CheckpointedWriter:
+    """Stream per-record results to ``<path>.partial`` in input order; resume after a crash.
+
+    Layout: ``<path>.partial`` holds output lines (JSONL); ``<path>.partial.idx`` holds a header line
+    ``{"fingerprint": ...}`` and then one line per finished input record ``{"n": lines, "stats": {...}}``.
+    Lines are written (and flushed) before their index line, so on resume the ``.partial`` file is
+    truncated to what the index vouches for. A different ``fingerprint`` (other params or input)
+    discards the checkpoint. :meth:`finish` renames into place (``.json`` paths get a JSON list),
+    so ``path`` exists only when complete.
+    """
+
+    def __init__(self, path: str | os.PathLike, fingerprint: str):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.index = self.path.with_name(self.path.name + ".partial.idx")
+        self.fingerprint = fingerprint
+        self.done_records = 0
+        self.done_stats: list[dict[str, int]] = []
+        self._data = None
+        self._idx = None
+
+    def open(self) -> int:
+        """Open for appending; returns how many input records are already complete (0 when fresh)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lines_ok = 0
+        if self.index.exists() and self.partial.exists():
+            entries = self.index.read_bytes().split(b"\n")
+            try:
+                header = orjson.loads(entries[0])
+            except orjson.JSONDecodeError:
+                header = {}
+            if header.get("fingerprint") == self.fingerprint:
+                for raw in entries[1:]:
+                    try:
+                        e = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        break  # torn last line
+                    self.done_records += 1
+                    lines_ok += e["n"]
+                    self.done_stats.append(e.get("stats", {}))
+        if self.done_records:
+            keep = 0
+            with self.partial.open("rb") as fh:
+                for _ in range(lines_ok):
+                    keep += len(fh.readline())
+            self._data = self.partial.open("r+b")
+            self._data.truncate(keep)
+            self._data.seek(keep)
+            # rewrite the index without a torn tail
+            good = [entries[0]] + entries[1 : 1 + self.done_records]
+            self.index.write_bytes(b"\n".join(good) + b"\n")
+            self._idx = self.index.open("ab")
+        else:
+            self._data = self.partial.open("wb")
+            self._idx = self.index.open("wb")
+            self._idx.write(dumps({"fingerprint": self.fingerprint}) + b"\n")
+            self._idx.flush()
+        return self.done_records
+
+    def write_record(self, objs: list[Any], stats: dict[str, int] | None = None) -> None:
+        """Append the output lines of one input record, then its index entry."""
+        assert self._data is not None and self._idx is not None, "call open() first"
+        if objs:
+            self._data.write(b"".join(dumps(o) + b"\n" for o in objs))
+            self._data.flush()
+        self._idx.write(dumps({"n": len(objs), "stats": stats or {}}) + b"\n")
+        self._idx.flush()
+
+    def close(self) -> None:
+        """Close files, keeping the checkpoint for a later resume."""
+        for fh in (self._data, self._idx):
+            if fh is not None:
+                fh.close()
+        self._data = self._idx = None
+
+    def finish(self) -> None:
+        """Close and move the complete output into place; removes the checkpoint."""
+        self.close()
+        if self.path.suffix.lower() == ".json":
+            tmp = self.path.with_name(self.path.name + ".json.tmp")
+            with self.partial.open("rb") as src, tmp.open("wb") as dst:
+                first = True
+                dst.write(b"[")
+                for line in src:
+                    dst.write(b"\n" if first else b",\n")
+                    dst.write(line.rstrip(b"\n"))
+                    first = False
+                dst.write(b"]\n" if first else b"\n]\n")
+            os.replace(tmp, self.path)
+            self.partial.unlink()
+        else:
+            os.replace(self.partial, self.path)
+        self.index.unlink(missing_ok=True)
