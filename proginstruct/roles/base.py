@@ -39,8 +39,9 @@ class Role(Protocol):
         """The chat-completions messages for ``query``: system, worked examples, then the query."""
         ...
 
-    def check(self, reply: str) -> Verdict:
-        """Validate and parse a reply's text (``finish_reason == "length"`` is rejected by the engine)."""
+    def check(self, query: Any, reply: str) -> Verdict:
+        """Validate and parse the reply text to ``query`` (``finish_reason == "length"``, HTTP errors and
+        transport faults are handled by the engine, not here)."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""Input sources (SPEC 1): git commits, AI-programmer snippets, online-judge submissions."""
