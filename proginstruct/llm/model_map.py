@@ -1,0 +1,96 @@
+"""The model map (SPEC 10): which OpenAI-compatible servers answer the roles.
+
+The user's format keeps working::
+
+    {"<model name>": {"base": "http://127.0.0.1:10086/v1", "api": "sk-xxx"}}
+
+Backwards-compatible extensions: ``"api_env": "VAR"`` reads the key from an environment variable
+(used when ``api`` is absent or empty). ``"base": "simulator"`` selects the built-in simulated model,
+answered in-process with no socket (``proginstruct.llm.simulator``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+
+SIMULATOR_BASE = "simulator"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """One model of the map: ``name`` sent as the request's ``model``, its ``base`` URL and API key."""
+
+    name: str
+    base: str
+    api_key: str
+
+    @property
+    def simulated(self) -> bool:
+        """True when this entry is the in-process simulated model, not a real server."""
+        return self.base == SIMULATOR_BASE
+
+
+@dataclass(frozen=True)
+class ModelMap:
+    """The models a run may use, in name order (so a seeded pick is stable)."""
+
+    path: str
+    entries: tuple[ModelEntry, ...]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, only: str | list[str] = "") -> ModelMap:
+        """Read and validate ``path``; ``only`` (comma-separated or list) restricts to those names.
+
+        Raises :class:`UserError` (one line, naming the file and the model) when the file is missing or
+        not a JSON object, an entry lacks ``base``, a key variable is unset, or ``only`` names a model
+        the map does not have.
+        """
+        p = Path(path)
+        if not p.exists():
+            raise UserError(f"{p}: model map not found; copy model_map.example.json to {p} "
+                            "or pass --model_map")
+        try:
+            raw = json.loads(p.read_text("utf-8"))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}: not valid JSON (line {e.lineno} column {e.colno}: {e.msg}); "
+                            'expected {"<model>": {"base": "<url>/v1", "api": "<key>"}}') from None
+        if not isinstance(raw, dict) or not raw:
+            raise UserError(f'{p}: expected a non-empty JSON object {{"<model>": {{"base": ..., "api": ...}}}}')
+        entries = []
+        for name in sorted(raw):
+            spec = raw[name]
+            if not isinstance(spec, dict) or not isinstance(spec.get("base"), str) or not spec["base"]:
+                raise UserError(f'{p}: model "{name}": needs a "base" URL such as "http://127.0.0.1:10086/v1"')
+            key = spec.get("api") or ""
+            if not key and spec.get("api_env"):
+                key = os.environ.get(spec["api_env"], "")
+                if not key:
+                    raise UserError(f'{p}: model "{name}": environment variable {spec["api_env"]} '
+                                    "(api_env) is not set; export it or put the key in \"api\"")
+            entries.append(ModelEntry(name, spec["base"].rstrip("/"), key or "EMPTY"))
+        wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
+        if wanted:
+            names = {e.name for e in entries}
+            missing = [w for w in wanted if w not in names]
+            if missing:
+                raise UserError(f'{p}: model "{missing[0]}" is not in the model map (it has: '
+                                f'{", ".join(sorted(names))}); add it or fix llm.models / --models')
+            entries = [e for e in entries if e.name in wanted]
+        return cls(str(p), tuple(entries))
+
+    def pick(self, seed: int) -> ModelEntry:
+        """The model for one request, chosen uniformly from ``seed`` (SPEC 10: seeded random pick)."""
+        if len(self.entries) == 1:
+            return self.entries[0]
+        return self.entries[random.Random(seed).randrange(len(self.entries))]
+
+    @property
+    def simulated(self) -> bool:
+        """True when any model of the map is the simulated model."""
+        return any(e.simulated for e in self.entries)
