@@ -32,6 +32,8 @@ LLM_DEFAULTS: dict[str, Any] = {
     "max_retries": 6,
     "request_timeout": 600.0,
     "cache_path": ".llm_cache/replies.sqlite",
+    "http_transport": "aiohttp",  # "aiohttp" (cheaper per request) or "httpx" (the openai client's default)
+    "window": 0,  # records in flight at once; 0 = 4 * num_proc
 }
 
 
@@ -105,3 +107,25 @@ def user_errors(f: Callable) -> Callable:
             sys.exit(2)
 
     return wrapper
+
+
+def load_seed(params_path: str | Path | None, flag: int | None, default: int = 42) -> int:
+    """The run seed: ``--seed`` when given, else params.yaml's top-level ``seed``, else ``default``."""
+    if flag is not None:
+        return int(flag)
+    p = Path(params_path) if params_path else None
+    if p is None or not p.exists():
+        return default
+    try:
+        data = yaml.safe_load(p.read_text("utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    return int(data.get("seed", default)) if isinstance(data, dict) else default
+
+
+def write_metrics(path: str | Path | None, metrics: Mapping[str, Any]) -> None:
+    """Write a metrics JSON file atomically (no-op when ``path`` is empty)."""
+    if path:
+        from ..records import atomic_write_json
+
+        atomic_write_json(path, metrics)

@@ -1,0 +1,54 @@
+"""``proginstruct collect`` / ``stages/data_collection.py``: the data_collection stage (SPEC 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import click
+
+from ..collection.sample import CollectParams
+from .common import (
+    LLM_DEFAULTS,
+    load_params,
+    load_seed,
+    param_options,
+    params_option,
+    resolve,
+    user_errors,
+    write_metrics,
+)
+
+COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip"}
+
+
+@click.command(name="collect")
+@click.option("--data_type", type=click.Choice(["commit", "aiprogrammer", "submit"]), required=True)
+@click.option("--input_path", required=True, help="prepared records (.json list or .jsonl)")
+@click.option("--output_path", required=True, help=".jsonl streams samples; .json writes a JSON list")
+@click.option("--metrics_path", default="", help="write counters as JSON here (for dvc metrics)")
+@click.option("--seed", type=int, default=None, help="run seed (default: params.yaml 'seed', else 42)")
+@params_option
+@param_options(COLLECT_DEFAULTS)
+@param_options(LLM_DEFAULTS)
+@user_errors
+def command(data_type: str, input_path: str, output_path: str, metrics_path: str, seed: int | None,
+            params_path: str, **flags: object) -> None:
+    """Collect samples from prepared records (SPEC 6): params from params.yaml sections
+    ``collect.<data_type>`` and ``llm``, overridden by flags."""
+    from ..collection.collect import run_collection
+
+    cp = resolve(COLLECT_DEFAULTS, load_params(params_path, f"collect.{data_type}"), flags)
+    lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    on_bad = str(cp.pop("on_bad_record"))
+    params = CollectParams(**cp)
+    t0 = time.monotonic()
+    stats = run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
+                           seed=load_seed(params_path, seed), on_bad_record=on_bad)
+    elapsed = time.monotonic() - t0
+    metrics = stats.nested()
+    metrics["seconds"] = round(elapsed, 3)
+    write_metrics(metrics_path, metrics)
+    click.echo(f"collect {data_type}: {stats['inputs']} records -> {stats['samples']} samples "
+               f"({stats['requests.sent']} requests sent, {stats['requests.cache_hits']} cache hits, "
+               f"{stats['no_change_samples']} no-change) in {elapsed:.1f}s -> {output_path}", err=True)
