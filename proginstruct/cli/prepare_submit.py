@@ -1,0 +1,81 @@
+"""``proginstruct prepare-submit``: CodeNet-layout folder -> submit records (SPEC 1.2, params section
+``prepare_submit``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..records import atomic_write_json, dumps, write_records
+from ..sources.submit import SkipHook, SubmitParams, prepare_submit, summary_line
+from ..stats import Stats
+from .common import load_params, param_options, params_option, resolve, user_errors
+
+DEFAULTS: dict[str, Any] = {
+    "root": "data/samples/codenet",
+    "statements": "data/samples/codenet/problem_descriptions.json",
+    "max_per_problem": 50,
+    "max_per_lang_problem": 10,
+    "internal_similarity_threshold": 0.7,
+    "external_similarity_threshold": 0.4,
+}
+
+
+@contextlib.contextmanager
+def skip_log(path: str | None) -> Iterator[SkipHook | None]:
+    """An ``on_skip`` hook streaming ``{"id", "problem_id", "user_id", "reason"}`` JSON lines to ``path``
+    (through a temporary file renamed on success); yields ``None`` when ``path`` is empty."""
+    if not path:
+        yield None
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            def hook(problem_id: str, user_id: str, reason: str) -> None:
+                fh.write(dumps({"id": f"{problem_id}:{user_id}", "problem_id": problem_id,
+                                "user_id": user_id, "reason": reason}) + b"\n")
+
+            yield hook
+        os.replace(tmp, p)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def run(cfg: dict[str, Any], output_path: str, metrics_path: str | None = None,
+        skipped_path: str | None = None, progress: bool = True) -> Stats:
+    """Prepare submit records with the resolved config ``cfg`` (keys of :data:`DEFAULTS`), write them
+    atomically to ``output_path`` (.jsonl/.json/.parquet), the counters (and params) to ``metrics_path``
+    and, when given, one line per skipped history to ``skipped_path``. Prints the summary line on stderr
+    and returns the counters. Raises :class:`UserError` for a missing root or bad params."""
+    params = SubmitParams(**{k: cfg[k] for k in SubmitParams.__dataclass_fields__})
+    stats = Stats()
+    with skip_log(skipped_path) as on_skip:
+        records = prepare_submit(cfg["root"], cfg["statements"], params, stats, progress, on_skip)
+        stats["records.written"] = write_records(output_path, records)
+    click.echo(summary_line(stats), err=True)
+    if metrics_path:
+        atomic_write_json(metrics_path, {**stats.nested(), "params": params.as_dict()})
+    return stats
+
+
+@click.command("prepare-submit")
+@user_errors
+@params_option
+@param_options(DEFAULTS)
+@click.option("--output_path", default="data/prepared/submit.jsonl", show_default=True,
+              help="submit records (.jsonl, .json or .parquet)")
+@click.option("--metrics_path", default="metrics/prepare_submit.json", show_default=True,
+              help="counters JSON ('' to skip)")
+@click.option("--skipped_path", default="", help="optional JSONL naming every skipped history and its reason")
+def command(params_path: str, output_path: str, metrics_path: str, skipped_path: str, **flags: Any) -> None:
+    """Online-judge histories from a CodeNet-layout folder (--root) and a statements JSON (--statements)."""
+    cfg = resolve(DEFAULTS, load_params(params_path, "prepare_submit"), flags)
+    run(cfg, output_path, metrics_path or None, skipped_path or None)
