@@ -19,6 +19,14 @@ import orjson
 from .errors import UserError
 
 JSON_OPTS = orjson.OPT_SORT_KEYS
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Give a finished temporary file normal permissions (mkstemp makes it 0600) and rename it into place."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
 
 
 def dumps(obj: Any) -> bytes:
@@ -92,7 +100,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -132,7 +140,7 @@ def write_records(path: str | os.PathLike, records: Iterable[Any]) -> int:
                 for rec in records:
                     fh.write(dumps(rec) + b"\n")
                     n += 1
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
