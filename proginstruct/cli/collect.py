@@ -19,6 +19,8 @@ from .common import (
     write_metrics,
 )
 
+ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
+                   "tokens.prompt", "tokens.completion")
 COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip"}
 
 
@@ -46,6 +48,8 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     stats = run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
                            seed=load_seed(params_path, seed), on_bad_record=on_bad)
     elapsed = time.monotonic() - t0
+    for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
+        stats.setdefault(key, 0)
     metrics = stats.nested()
     metrics["seconds"] = round(elapsed, 3)
     write_metrics(metrics_path, metrics)
