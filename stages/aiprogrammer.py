@@ -1,4 +1,5 @@
-"""Stage script kept for the user's seed command: ``python stages/aiprogrammer.py --model_map ... --input_path ...``."""
+"""Stage script kept for the user's seed command:
+``python stages/aiprogrammer.py --model_map ... --input_path ... --output_path ...``."""
 
 import pathlib
 import sys

@@ -48,15 +48,15 @@ def test_json_list_of_objects_and_mixed(tmp_path):
                              {"content": "fn main() {}\n", "id": "r1"}, {"content": "   \n"}]))
     st = Stats()
     snips = list(read_snippets(p, stats=st))
-    assert [(s.lang, s.id) for s in snips] == [("go", snippet_id("package main\n")), ("", snippet_id("plain\n")),
-                                               ("", "r1")]
+    assert [(s.lang, s.id) for s in snips] == [
+        ("go", snippet_id("package main\n")), ("", snippet_id("plain\n")), ("", "r1")]
     assert st["skipped.empty"] == 1
 
 
 def test_jsonl_strings_objects_and_lists_with_text_column(tmp_path):
     p = tmp_path / "s.jsonl"
-    rows = ['"a = 1\\n"', json.dumps({"code": "b = 2\n", "lang": "python"}), json.dumps(["c = 3\n", "d = 4\n"]),
-            "", json.dumps({"code": ["e = 5\n"]})]
+    rows = ['"a = 1\\n"', json.dumps({"code": "b = 2\n", "lang": "python"}),
+            json.dumps(["c = 3\n", "d = 4\n"]), "", json.dumps({"code": ["e = 5\n"]})]
     p.write_text("\n".join(rows) + "\n")
     snips = list(read_snippets(p, text_column="code"))
     assert [(s.content, s.lang) for s in snips] == [("a = 1\n", ""), ("b = 2\n", "python"), ("c = 3\n", ""),
@@ -65,7 +65,8 @@ def test_jsonl_strings_objects_and_lists_with_text_column(tmp_path):
 
 def test_parquet_text_column_and_lang_column(tmp_path):
     p = tmp_path / "s.parquet"
-    pl.DataFrame({"text": ["x = 1\n", "y = 2\n", "x = 1\n"], "lang": ["python", None, "python"]}).write_parquet(p)
+    frame = pl.DataFrame({"text": ["x = 1\n", "y = 2\n", "x = 1\n"], "lang": ["python", None, "python"]})
+    frame.write_parquet(p)
     st = Stats()
     snips = list(read_snippets(p, text_column="text", stats=st))
     assert [(s.content, s.lang) for s in snips] == [("x = 1\n", "python"), ("y = 2\n", "")]
@@ -76,7 +77,8 @@ def test_parquet_text_column_and_lang_column(tmp_path):
 
 def test_bad_records_skip_or_fail(tmp_path, capsys):
     p = tmp_path / "s.json"
-    p.write_text(json.dumps(["ok = 1\n", 42, {"content": 3}, {"text": "x"}, ["a", 1], {"content": "z", "lang": 5}]))
+    p.write_text(json.dumps(["ok = 1\n", 42, {"content": 3}, {"text": "x"}, ["a", 1],
+                             {"content": "z", "lang": 5}]))
     st = Stats()
     assert [s.content for s in read_snippets(p, stats=st)] == ["ok = 1\n"]
     assert st["skipped.bad_record"] == 5
@@ -121,8 +123,9 @@ def test_directory_tree_whole_files(tmp_path):
     snips = list(read_snippets(tmp_path, stats=st))
     assert [(s.path, s.lang) for s in snips] == [("Main.java", "java"), ("pkg/a.py", "python")]
     assert snips[1].content == lines(12)
-    assert {k: st[k] for k in ("skipped.duplicate", "skipped.too_short", "skipped.too_long", "skipped.not_code",
-                               "skipped.unknown_language", "skipped.binary", "skipped.not_utf8")} == {
+    assert {k: st[k] for k in ("skipped.duplicate", "skipped.too_short", "skipped.too_long",
+                               "skipped.not_code", "skipped.unknown_language", "skipped.binary",
+                               "skipped.not_utf8")} == {
         "skipped.duplicate": 1, "skipped.too_short": 1, "skipped.too_long": 1, "skipped.not_code": 1,
         "skipped.unknown_language": 1, "skipped.binary": 1, "skipped.not_utf8": 1}
     assert [s.path for s in read_snippets(tmp_path, min_lines=1, max_lines=500)] == [
@@ -154,7 +157,8 @@ def test_directory_tree_python_definitions(tmp_path):
     st = Stats()
     snips = list(read_snippets(tmp_path, split="definitions", min_lines=5, stats=st))
     assert [s.path for s in snips] == ["m.py:3", "m.py:20"]
-    assert snips[0].content.startswith("# helper\n@decorator\ndef first(a):\n") and snips[0].content.endswith("v9 = 9\n")
+    assert snips[0].content.startswith("# helper\n@decorator\ndef first(a):\n")
+    assert snips[0].content.endswith("v9 = 9\n")
     assert snips[1].content.startswith("class Second:\n")
     assert st["skipped.unparsable"] == 1 and st["skipped.too_short"] == 1
 
@@ -173,7 +177,8 @@ def test_brace_definitions_ignore_braces_in_strings_and_comments():
 
 def test_brace_language_definitions_from_tree(tmp_path):
     func = "func f{n}() int {{\n" + "".join(f"\tx{i} := {i}\n" for i in range(10)) + "\treturn 0\n}}\n"
-    (tmp_path / "a.go").write_text("package main\n\nimport \"fmt\"\n\n" + func.format(n=1) + "\n" + func.format(n=2))
+    header = "package main\n\nimport \"fmt\"\n\n"
+    (tmp_path / "a.go").write_text(header + func.format(n=1) + "\n" + func.format(n=2))
     (tmp_path / "b.rb").write_text(lines(12, "r"))
     st = Stats()
     snips = list(read_snippets(tmp_path, split="definitions", stats=st))
@@ -254,8 +259,8 @@ def test_failed_snippets_are_dropped_and_counted_by_reason(tmp_path):
     snippets.write_text(json.dumps(["class A:\n    x = 1\n", "def f():\n    return 1\n", "y = 2\nz = 3\n"]))
     out = tmp_path / "out.json"
     roles = {p: PickyRole(p) for p in PERSONAS}
-    metrics = run_aiprogrammer(str(snippets), str(out), AIPROGRAMMER_DEFAULTS, llm_params(tmp_path, max_try=3), 1,
-                               None, roles=roles)
+    lp = llm_params(tmp_path, max_try=3)
+    metrics = run_aiprogrammer(str(snippets), str(out), AIPROGRAMMER_DEFAULTS, lp, 1, None, roles=roles)
     records = json.loads(out.read_text())
     assert [r["content"] for r in records] == ["def f():\n    return 1\n", "y = 2\nz = 3\n"]
     assert all(r["lang"] == "" for r in records)
@@ -277,7 +282,8 @@ def test_empty_input_is_a_user_error(tmp_path):
 def test_cli_seed_command_form_and_params_file(tmp_path):
     lp = llm_params(tmp_path)
     params = tmp_path / "params.yaml"
-    params.write_text(f"seed: 3\nllm:\n  cache_path: {lp['cache_path']}\naiprogrammer:\n  text_column: code\n")
+    params.write_text(f"seed: 3\nllm:\n  cache_path: {lp['cache_path']}\n"
+                      "aiprogrammer:\n  text_column: code\n")
     snippets = tmp_path / "code_snippets.jsonl"
     snippets.write_text(json.dumps({"code": "def f():\n    return 1\n", "lang": "python"}) + "\n")
     out = tmp_path / "aiprogrammer.json"
@@ -286,11 +292,14 @@ def test_cli_seed_command_form_and_params_file(tmp_path):
                                           "--metrics_path", str(tmp_path / "m.json")])
     assert result.exit_code == 0, result.output
     (rec,) = json.loads(out.read_text())
-    assert rec["persona"] == choose_persona(3, snippet_id("def f():\n    return 1\n")) and rec["lang"] == "python"
+    assert rec["persona"] == choose_persona(3, snippet_id("def f():\n    return 1\n"))
+    assert rec["lang"] == "python"
     assert json.loads((tmp_path / "m.json").read_text())["histories"]["out"] == 1
-    bad = CliRunner().invoke(command, ["--model_map", lp["model_map"], "--input_path", str(tmp_path / "no.json"),
-                                       "--output_path", str(out), "--params", str(params)])
-    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "no.json: input file not found" in bad.output
+    bad = CliRunner().invoke(command, ["--model_map", lp["model_map"], "--input_path",
+                                       str(tmp_path / "no.json"), "--output_path", str(out),
+                                       "--params", str(params)])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+    assert "no.json: input file not found" in bad.output
 
 
 def test_stage_script_runs_the_users_seed_command(tmp_path):

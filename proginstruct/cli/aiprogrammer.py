@@ -18,7 +18,8 @@ from .common import LLM_DEFAULTS, load_params, load_seed, param_options, params_
 
 @click.command(name="aiprogrammer")
 @click.option("--input_path", default="data/samples/snippets.json", show_default=True,
-              help="snippets: .json list (strings or {lang, content} objects), .jsonl, .parquet or a directory")
+              help="snippets: .json list (strings or {lang, content} objects), .jsonl, .parquet "
+                   "or a directory")
 @click.option("--output_path", default="data/prepared/aiprogrammer.jsonl", show_default=True,
               help=".jsonl streams records; .json writes a JSON list")
 @click.option("--metrics_path", default="metrics/aiprogrammer.json", show_default=True,
@@ -42,6 +43,7 @@ def command(input_path: str, output_path: str, metrics_path: str, seed: int | No
     elapsed = time.monotonic() - t0
     snippets = metrics.get("snippets", {})
     requests = metrics.get("requests", {})
-    click.echo(f"aiprogrammer: {snippets.get('read', 0)} snippets -> {metrics.get('histories', {}).get('out', 0)} "
-               f"histories ({requests.get('sent', 0)} requests sent, {requests.get('cache_hits', 0)} cache hits) "
+    histories = metrics.get("histories", {}).get("out", 0)
+    click.echo(f"aiprogrammer: {snippets.get('read', 0)} snippets -> {histories} histories "
+               f"({requests.get('sent', 0)} requests sent, {requests.get('cache_hits', 0)} cache hits) "
                f"in {elapsed:.1f}s -> {output_path}", err=True)

@@ -49,9 +49,11 @@ _LOGIC = [
     (r"<=", "<"), (r">=", ">"), (r"(?<![<>=!-])<(?![<=-])", "<="), (r"(?<![<>=!-])>(?![>=])", ">="),
     (r"==", "!="), (r"!=", "=="), (r"\band\b", "or"), (r"\bor\b", "and"), (r"&&", "||"), (r"\|\|", "&&"),
     (r"\+ 1\b", "- 1"), (r"- 1\b", "+ 1"), (r"\bTrue\b", "False"), (r"\btrue\b", "false"),
-    (r"\bFalse\b", "True"), (r"\bfalse\b", "true"), (r"\+=", "-="), (r"\bmax\(", "min("), (r"\bmin\(", "max("),
+    (r"\bFalse\b", "True"), (r"\bfalse\b", "true"), (r"\+=", "-="),
+    (r"\bmax\(", "min("), (r"\bmin\(", "max("),
 ]
-_SYNTAX = [(r":\s*$", ""), (r";\s*$", ""), (r"\)(?=[^)]*$)", ""), (r"\](?=[^\]]*$)", ""), (r'"(?=[^"]*$)', "")]
+_SYNTAX = [(r":\s*$", ""), (r";\s*$", ""), (r"\)(?=[^)]*$)", ""), (r"\](?=[^\]]*$)", ""),
+           (r'"(?=[^"]*$)', "")]
 
 
 def reply(messages: list[dict]) -> str:
@@ -200,7 +202,8 @@ def _bracket_delta(line: str) -> int:
     return sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
 
 
-def _prefixes(lines: list[str], cuts: list[int], steps: int, rng: random.Random, small: bool) -> list[list[str]]:
+def _prefixes(lines: list[str], cuts: list[int], steps: int, rng: random.Random,
+              small: bool) -> list[list[str]]:
     """Up to ``steps`` growing prefixes of ``lines`` cut at unit boundaries (or, with too few boundaries,
     at any non-blank line when ``small``)."""
     pool = list(cuts)
@@ -293,7 +296,8 @@ def _typo(line: str, rng: random.Random) -> str | None:
 
 def _repair(versions: list[str], final: str) -> list[str]:
     """Make ``versions`` (last = ``final``) valid: drop blank and repeated versions, keep at least two,
-    thin out small versions (mistakes last) when 4+ would be all fragments. Falls back to [first half, final]."""
+    thin out small versions (mistakes last) when 4+ would be all fragments. Falls back to
+    [first half, final]."""
     out: list[str] = []
     for v in versions[:-1]:
         if v.strip() and not same_code(v, final) and not (out and same_code(out[-1], v)):

@@ -8,7 +8,7 @@ the versions as fenced code blocks, oldest first, the last one the finished code
 Checks, in this order (the first that applies names the rejection in the metrics):
 
 ==========================  ==========================================================================
-``empty`` / ``refusal``     the rejections every role shares (:func:`~proginstruct.roles.base.common_rejection`)
+``empty`` / ``refusal``     the rejections every role shares (``roles.base.common_rejection``)
 ``no_code_blocks``          no complete fenced code block in the reply
 (summary dropped)           a final block equal to the one before it (a repeated summary) is dropped first
 ``last_mismatch``           the last block differs from the finished code (both stripped; trailing
@@ -48,7 +48,7 @@ USER_TEMPLATE = (
 
 @dataclass(frozen=True, slots=True)
 class SnippetQuery:
-    """The programmer role's input: the finished ``code`` and its ``lang`` (lower-case, ``""`` when unknown)."""
+    """The programmer role's input: the finished ``code`` and its ``lang`` (lower-case, ``""`` if unknown)."""
 
     code: str
     lang: str = ""
@@ -95,12 +95,12 @@ def fence_code(code: str, lang: str = "") -> str:
     """Fence ``code`` as SPEC 2 does (```` ```lang ````), using a longer backtick fence when the code itself
     has a line starting with three backticks, so :func:`fenced_blocks` reads it back unchanged."""
     longest = max((len(m.group(0)) for m in re.finditer(r"(?m)^ {0,3}(`{3,})", code)), default=0)
-    ticks = "`" * max(3, longest + 1 if longest else 3)
+    ticks = "`" * (longest + 1 if longest else 3)
     return f"{ticks}{lang.lower()}\n{code}\n{ticks}"
 
 
 def same_code(a: str, b: str) -> bool:
-    """Whether two code texts are equal once stripped, ignoring trailing whitespace (and ``"\\r"``) per line."""
+    """Whether two code texts are equal once stripped, ignoring trailing whitespace and ``"\\r"`` per line."""
     return _canon(a) == _canon(b)
 
 
@@ -182,7 +182,8 @@ def as_query(query: Any) -> SnippetQuery:
         code = query.get("code", query.get("content"))
         if isinstance(code, str):
             return SnippetQuery(code, str(query.get("lang") or ""))
-    raise TypeError(f"programmer query must be SnippetQuery, str or dict with 'code'; got {type(query).__name__}")
+    raise TypeError("programmer query must be SnippetQuery, str or dict with 'code'; "
+                    f"got {type(query).__name__}")
 
 
 def check_history(final: str, reply: str) -> Verdict:

@@ -96,8 +96,8 @@ def summarize(stats: Stats) -> dict:
     return tree
 
 
-def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any], llm_params: Mapping[str, Any],
-                     seed: int, metrics_path: str | None = None, *,
+def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any],
+                     llm_params: Mapping[str, Any], seed: int, metrics_path: str | None = None, *,
                      roles: Mapping[str, Any] | None = None) -> dict:
     """Write the histories of every snippet of ``input_path`` to ``output_path`` and return the metrics.
 

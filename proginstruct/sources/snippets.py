@@ -42,9 +42,10 @@ BAD_RECORD_POLICIES = ("skip", "fail")
 MAX_FILE_BYTES = 1 << 20
 SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
 # languages of data and prose files: not code to invent a writing history for
-NOT_CODE = frozenset({"markdown", "restructuredtext", "json", "yaml", "toml", "xml", "tex", "html", "css", "scss"})
-BRACE_LANGS = frozenset({"c", "c++", "c#", "java", "javascript", "typescript", "go", "rust", "kotlin", "scala",
-                         "swift", "php", "dart", "objective-c", "objective-c++", "shell"})
+NOT_CODE = frozenset({"markdown", "restructuredtext", "json", "yaml", "toml", "xml", "tex", "html", "css",
+                      "scss"})
+BRACE_LANGS = frozenset({"c", "c++", "c#", "java", "javascript", "typescript", "go", "rust", "kotlin",
+                         "scala", "swift", "php", "dart", "objective-c", "objective-c++", "shell"})
 _WARN_LIMIT = 5
 
 
@@ -73,7 +74,7 @@ def count_lines(content: str) -> int:
 def read_snippets(path: str | os.PathLike, *, text_column: str = "content", split: str = "file",
                   min_lines: int = 10, max_lines: int = 120, on_bad_record: str = "skip",
                   stats: Stats | None = None) -> Iterator[Snippet]:
-    """Yield the snippets of ``path`` (a ``.json``/``.jsonl``/``.parquet`` file or a directory) in input order.
+    """Yield the snippets of ``path`` (``.json``/``.jsonl``/``.parquet`` file or directory) in input order.
 
     ``split``, ``min_lines`` and ``max_lines`` apply to directory inputs only (files are the user's
     chosen snippets). Counters go to ``stats``: ``snippets.read``, ``skipped.<reason>`` (``empty``,
@@ -88,7 +89,8 @@ def read_snippets(path: str | os.PathLike, *, text_column: str = "content", spli
     if on_bad_record not in BAD_RECORD_POLICIES:
         raise UserError(f"aiprogrammer.on_bad_record: unknown value {on_bad_record!r}; use skip or fail")
     if min_lines > max_lines:
-        raise UserError(f"aiprogrammer: min_lines ({min_lines}) is above max_lines ({max_lines}); fix params.yaml")
+        raise UserError(f"aiprogrammer: min_lines ({min_lines}) is above max_lines ({max_lines}); "
+                        "fix params.yaml")
     st = stats if stats is not None else Stats()
     p = Path(path)
     if p.is_dir():
@@ -149,7 +151,10 @@ def _from_record(p: Path, index: int, record: Any, text_column: str) -> Iterator
             raise BadRecord(str(p), index, f"field 'lang' must be a string, got {type(lang).__name__}")
         rid = record.get("id")
         for k, t in enumerate(texts):
-            sid = snippet_id(t) if not isinstance(rid, str | int) else (str(rid) if len(texts) == 1 else f"{rid}.{k}")
+            if not isinstance(rid, str | int):
+                sid = snippet_id(t)
+            else:
+                sid = str(rid) if len(texts) == 1 else f"{rid}.{k}"
             yield Snippet(sid, t, (lang or "").strip().lower())
     else:
         raise BadRecord(str(p), index, f"expected a string, a list of strings or an object with "
