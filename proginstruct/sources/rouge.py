@@ -9,7 +9,7 @@ hashables), not from a quadratic Python loop.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from rapidfuzz.distance import LCSseq
 
@@ -24,15 +24,15 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length (in tokens) of the longest common subsequence of two token lists."""
+def lcs_length(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Length (in tokens) of the longest common subsequence of two token (or token id) lists."""
     if not a or not b:
         return 0
     return int(LCSseq.similarity(a, b))
 
 
-def rouge_l_f1(a: Sequence[str], b: Sequence[str]) -> float:
-    """ROUGE-L F1 of two token lists, in ``[0, 1]``; symmetric.
+def rouge_l_f1(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
+    """ROUGE-L F1 of two token (or token id) lists, in ``[0, 1]``; symmetric.
 
     With ``l = LCS(a, b)``: precision ``l/len(b)``, recall ``l/len(a)``, F1 = ``2l / (len(a) + len(b))``
     (the harmonic mean simplifies to this). ``0.0`` when either list is empty or nothing is shared.

@@ -34,12 +34,17 @@ counted as ``histories.skipped.<reason>``):
   (rule 5). Histories are visited in ``user_id`` order, so of two near-duplicates the user with the smaller
   id is kept.
 
-Bad metadata rows are counted as ``rows.invalid.<reason>`` and left out; unreadable metadata files as
-``files.metadata_<reason>``; neither stops the run.
+The problem id is the metadata file's name (``p00001.csv`` -> ``p00001``); a row naming another problem
+is invalid (``problem_id_mismatch``), as are rows with an empty required field, a ``date`` that is not an
+integer (CodeNet dates are Unix seconds), a path-like ``submission_id/problem_id/language/filename_ext``
+or a repeated ``submission_id``: all counted as ``rows.invalid.<reason>`` and left out. Unusable metadata
+files (empty, header without the needed columns, not CSV) are counted as ``files.metadata_<reason>`` with
+a warning; none of this stops the run.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections import Counter
@@ -183,6 +188,9 @@ def problem_histories(path: Path, problem_id: str, stats: Stats) -> pl.DataFrame
     ``invalid.<reason>``, ``blank``). Returns ``None`` (counted as ``files.metadata_<reason>``, with a
     warning) when the file cannot be used.
     """
+    acc = pl.col("status") == ACCEPTED
+    upto_first_accepted = (acc.cum_sum() - acc.cast(pl.UInt32)) == 0
+    valid = pl.col("reason").is_null()
     try:
         schema = pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True,
                              encoding="utf8-lossy").collect_schema()
@@ -191,7 +199,35 @@ def problem_histories(path: Path, problem_id: str, stats: Stats) -> pl.DataFrame
             stats.add("files.metadata_bad_header")
             print(f"warning: {path}: header lacks {', '.join(missing)}; file skipped", file=sys.stderr)
             return None
-        rows = scan_metadata(path).with_columns(reason=_row_reason(problem_id)).collect()
+        rows = (
+            scan_metadata(path)
+            .with_columns(reason=_row_reason(problem_id))
+            .with_columns(  # a repeated submission id: the first valid row wins
+                reason=pl.when(valid & ~pl.col("submission_id").is_first_distinct().over(valid))
+                .then(pl.lit("duplicate_submission_id")).otherwise(pl.col("reason")))
+        )
+        reasons = rows.group_by("reason").agg(n=pl.len())
+        histories = (
+            rows.filter(valid)
+            .with_columns(pl.col("date").cast(pl.Int64))
+            .sort(["user_id", "date", "submission_id"])
+            .group_by("user_id", maintain_order=True)
+            .agg(
+                n_languages=pl.col("language").n_unique(),
+                accepted=acc.any(),
+                language=pl.col("language").first(),
+                submission_id=pl.col("submission_id").filter(upto_first_accepted),
+                filename_ext=pl.col("filename_ext").filter(upto_first_accepted),
+            )
+            .with_columns(
+                reason=pl.when(pl.col("n_languages") > 1).then(pl.lit("multiple_languages"))
+                .when(~pl.col("accepted")).then(pl.lit("no_accepted"))
+                .when(pl.col("submission_id").list.len() < 2).then(pl.lit("single_submission"))
+                .otherwise(None)
+            )
+            .select("user_id", "language", "submission_id", "filename_ext", "reason")
+        )
+        counts, result = pl.collect_all([reasons, histories])
     except pl.exceptions.NoDataError:
         stats.add("files.metadata_empty")
         print(f"warning: {path}: empty file; skipped", file=sys.stderr)
@@ -201,38 +237,13 @@ def problem_histories(path: Path, problem_id: str, stats: Stats) -> pl.DataFrame
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"warning: {path}: unreadable CSV ({first}); file skipped", file=sys.stderr)
         return None
-    stats.add("rows.total", rows.height)
-    for reason, n in rows.get_column("reason").drop_nulls().value_counts().iter_rows():
-        stats.add("rows.blank" if reason == "blank" else f"rows.invalid.{reason}", n)
-    valid = rows.filter(pl.col("reason").is_null()).drop("reason")
-    unique = valid.unique(subset="submission_id", keep="first", maintain_order=True)
-    if unique.height < valid.height:
-        stats.add("rows.invalid.duplicate_submission_id", valid.height - unique.height)
-    stats.add("rows.valid", unique.height)
-
-    acc = pl.col("status") == ACCEPTED
-    upto_first_accepted = (acc.cum_sum() - acc.cast(pl.UInt32)) == 0
-    return (
-        unique.lazy()
-        .with_columns(pl.col("date").cast(pl.Int64))
-        .sort(["user_id", "date", "submission_id"])
-        .group_by("user_id", maintain_order=True)
-        .agg(
-            n_languages=pl.col("language").n_unique(),
-            accepted=acc.any(),
-            language=pl.col("language").first(),
-            submission_id=pl.col("submission_id").filter(upto_first_accepted),
-            filename_ext=pl.col("filename_ext").filter(upto_first_accepted),
-        )
-        .with_columns(
-            reason=pl.when(pl.col("n_languages") > 1).then(pl.lit("multiple_languages"))
-            .when(~pl.col("accepted")).then(pl.lit("no_accepted"))
-            .when(pl.col("submission_id").list.len() < 2).then(pl.lit("single_submission"))
-            .otherwise(None)
-        )
-        .select("user_id", "language", "submission_id", "filename_ext", "reason")
-        .collect()
-    )
+    for reason, n in counts.iter_rows():
+        stats.add("rows.total", n)
+        if reason is None:
+            stats.add("rows.valid", n)
+        else:
+            stats.add("rows.blank" if reason == "blank" else f"rows.invalid.{reason}", n)
+    return result
 
 
 # ------------------------------------------------------------------------------------------- histories
@@ -240,16 +251,18 @@ def problem_histories(path: Path, problem_id: str, stats: Stats) -> pl.DataFrame
 
 def read_sources(root: Path, problem_id: str, language: str, submission_ids: list[str],
                  exts: list[str]) -> tuple[list[str] | None, str | None]:
-    """Read a history's source files as UTF-8 text (exact bytes decoded, no newline translation).
+    """Read a history's source files ``root/data/<problem_id>/<language>/<id>.<ext>`` as UTF-8 text
+    (exact bytes decoded, no newline translation).
 
     Returns ``(codes, None)`` or ``(None, reason)`` with reason ``missing_source`` (a file is absent or
     unreadable) or ``undecodable_source`` (not valid UTF-8).
     """
-    folder = root / "data" / problem_id / language
+    folder = os.path.join(root, "data", problem_id, language)
     codes: list[str] = []
     for sid, ext in zip(submission_ids, exts, strict=True):
         try:
-            raw = (folder / f"{sid}.{ext}").read_bytes()
+            with open(os.path.join(folder, f"{sid}.{ext}"), "rb") as fh:
+                raw = fh.read()
         except OSError:
             return None, "missing_source"
         try:
@@ -302,44 +315,42 @@ def prepare_problem(root: Path, problem_id: str, histories: pl.DataFrame, statem
     """
     kept_total = 0
     kept_per_lang: Counter[str] = Counter()
-    kept_tokens: list[list[str]] = []
-    for row in histories.iter_rows(named=True):
-        reason = row["reason"]
-        lang = row["language"]
+    kept_finals: list[list[str]] = []  # tokens of the kept final submissions (rule 5)
+    columns = [histories.get_column(c).to_list()
+               for c in ("user_id", "language", "submission_id", "filename_ext", "reason")]
+    for user_id, lang, submission_ids, exts, reason in zip(*columns, strict=True):
         if reason is None and kept_total >= params.max_per_problem:
             reason = "max_per_problem"
         elif reason is None and kept_per_lang[lang] >= params.max_per_lang_problem:
             reason = "max_per_lang_problem"
         codes: list[str] | None = None
         if reason is None:
-            codes, reason = read_sources(root, problem_id, lang, row["submission_id"], row["filename_ext"])
-        if reason is None:
-            assert codes is not None
+            codes, reason = read_sources(root, problem_id, lang, submission_ids, exts)
+        if codes is not None and reason is None:
             reason = text_reason(codes)
-        if reason is None:
-            assert codes is not None
+        if codes is not None and reason is None:
             tokens = [tokenize(c) for c in codes]
             if best_internal_similarity(tokens) < params.internal_similarity_threshold:
                 reason = "low_internal_similarity"
-            elif is_near_duplicate(tokens[-1], kept_tokens, params.external_similarity_threshold):
+            elif is_near_duplicate(tokens[-1], kept_finals, params.external_similarity_threshold):
                 reason = "high_external_similarity"
-        if reason is not None:
+            else:
+                kept_finals.append(tokens[-1])
+        if reason is not None or codes is None:
             stats.add(f"histories.skipped.{reason}")
             if on_skip is not None:
-                on_skip(problem_id, row["user_id"], reason)
+                on_skip(problem_id, user_id, str(reason))
             continue
-        assert codes is not None
         kept_total += 1
         kept_per_lang[lang] += 1
-        kept_tokens.append(tokens[-1])
         stats.add("histories.kept")
         yield {
-            "id": f"{problem_id}:{row['user_id']}",
+            "id": f"{problem_id}:{user_id}",
             "source": "submit",
             "problem_id": problem_id,
-            "user_id": row["user_id"],
+            "user_id": user_id,
             "language": lang,
-            "submission_ids": list(row["submission_id"]),
+            "submission_ids": submission_ids,
             "submissions": codes,
             "problems_contexts": statement,
         }
