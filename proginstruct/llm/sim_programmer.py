@@ -175,7 +175,8 @@ def _expert(lines: list[str], cuts: list[int], lang: str, rng: random.Random) ->
     bare = _without_comments(lines, lang)
     if bare != lines and rng.random() < 0.5:
         return ["\n".join(bare)]
-    big = [c for c in cuts if c >= 0.4 * len(lines)] or cuts
+    pool = cuts or _paragraph_breaks(lines)
+    big = [c for c in pool if c >= 0.4 * len(lines)] or pool
     steps = rng.randint(1, 2)
     chosen = sorted(rng.sample(big, min(steps, len(big)))) if big else []
     if not chosen:
@@ -204,15 +205,22 @@ def _bracket_delta(line: str) -> int:
 
 def _prefixes(lines: list[str], cuts: list[int], steps: int, rng: random.Random,
               small: bool) -> list[list[str]]:
-    """Up to ``steps`` growing prefixes of ``lines`` cut at unit boundaries (or, with too few boundaries,
-    at any non-blank line when ``small``)."""
-    pool = list(cuts)
+    """Up to ``steps`` growing prefixes of ``lines``, cut at top-level unit boundaries; with too few of
+    those, also after blank lines inside units (paragraph breaks), then (``small``) at any non-blank line."""
+    pool = set(cuts)
+    if len(pool) < steps:
+        pool |= set(_paragraph_breaks(lines))
     if small and len(pool) < steps:
-        pool = sorted(set(pool) | {i for i in range(1, len(lines)) if lines[i].strip()})
+        pool |= {i for i in range(1, len(lines)) if lines[i].strip()}
     if not pool:
         return [_half(lines)] if len(lines) > 1 else []
-    chosen = sorted(rng.sample(pool, min(steps, len(pool))))
+    chosen = sorted(rng.sample(sorted(pool), min(steps, len(pool))))
     return [lines[:c] for c in chosen]
+
+
+def _paragraph_breaks(lines: list[str]) -> list[int]:
+    """Indices of non-blank lines that follow a blank line, at any depth."""
+    return [i for i in range(1, len(lines)) if lines[i].strip() and not lines[i - 1].strip()]
 
 
 def _half(lines: list[str]) -> list[str]:
