@@ -183,9 +183,10 @@ class Engine:
             try:
                 resp = await client.chat.completions.create(model=entry.name, messages=messages, seed=seed,
                                                             **self.sampling)
-            except openai.APITimeoutError:
-                raise _TransportFailure("timeout") from None
             except openai.APIConnectionError as e:
+                if not _connect_failure(e):  # the server took the request but timed out / dropped it
+                    raise _TransportFailure("timeout" if isinstance(e, openai.APITimeoutError)
+                                            else "connection") from None
                 raise UserError(f"{self.model_map.path}: cannot reach model \"{entry.name}\" at {entry.base} "
                                 f"({e.__cause__ or e}); start the server (README: 'Running on real models') "
                                 "or fix its \"base\"") from None
@@ -212,6 +213,17 @@ class Engine:
             "text": (choice.message.content if choice and choice.message else "") or "",
             "finish_reason": (choice.finish_reason if choice else None) or "",
         }
+
+
+def _connect_failure(e: openai.APIConnectionError) -> bool:
+    """True when no connection could be opened at all (refused, unresolvable, connect timeout), after
+    the client's retries: a configuration problem, not a transient fault of one request."""
+    cause = e.__cause__
+    while cause is not None:
+        if type(cause).__name__ in ("ConnectError", "ConnectTimeout"):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _short(e: openai.APIStatusError) -> str:
