@@ -980,12 +980,12 @@ def truncate_tokens(text: str, limit: int | None) -> tuple[str, bool]:
     return text, False
 
 
-def completion_response(body: dict) -> dict:
+def completion_response(body: dict, content: str | None = None) -> dict:
     """The OpenAI ``chat.completion`` object answering a request ``body`` (``model``, ``messages``,
     optional ``max_tokens`` / ``max_completion_tokens``): one choice, ``finish_reason`` ``"stop"``, or
     ``"length"`` when the reply had to be cut to ``max_tokens`` whitespace tokens; ``usage`` estimated
     in whitespace tokens; ``created`` 0 and an ``id`` derived from the messages, so equal requests get
-    equal responses.
+    equal responses. ``content`` replaces the simulated reply text (fault injection).
 
     Raises ``ValueError`` when ``messages`` is not a non-empty list of message objects, and
     ``NotImplementedError`` as :func:`simulate_reply` does.
@@ -993,7 +993,7 @@ def completion_response(body: dict) -> dict:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise ValueError("'messages' must be a non-empty list of message objects")
-    reply = simulate_reply(messages)
+    reply = simulate_reply(messages) if content is None else content
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     content, cut = truncate_tokens(reply, limit)
     prompt_tokens = sum(count_tokens(_text(m.get("content"))) for m in messages)
