@@ -196,6 +196,10 @@ _CONTROL = frozenset(
     "if for while switch catch return else new sizeof typeof elif with function do try using lock foreach "
     "when match defer go await yield throw delete case print assert raise".split())
 
+_STATEMENT_WORDS = frozenset("in not and or lambda await yield raise print puts echo elif else del pass "
+                             "import from goto break continue".split())
+_NOT_CALLS = frozenset("Ok Err Some None Box Vec String Rc Arc Option Result Self super".split())
+
 _CLASS_RE = re.compile(
     r"^\s*(?:export\s+)?(?:default\s+)?(?:(?:public|private|protected|internal|abstract|final|static|sealed"
     r"|data|partial|pub(?:\([^)]*\))?)\s+)*(class|struct|interface|enum|trait|record|module|object)\s+"
@@ -270,13 +274,23 @@ def _definition(line: str) -> tuple[str, str, list[str]] | None:
     m = _CLASS_RE.match(line)
     if m:
         return m.group(1), m.group(2), []
-    for rx in _FUNC_RES:
+    for k, rx in enumerate(_FUNC_RES):
         m = rx.match(line)
-        if m and m.group(1).split("::")[-1] not in _CONTROL:
+        if m and m.group(1).split("::")[-1] not in _CONTROL and not (k in (2, 3) and _not_a_definition(line)):
             rest = next((g for g in m.groups()[1:] if g is not None), "")
             go = re.match(r"\s*func\b", line) is not None
             return "function", m.group(1), _params(rest, name_first=go)
     return None
+
+
+def _not_a_definition(line: str) -> bool:
+    """Statements the C-like definition patterns would otherwise take for one: control statements and
+    block openers ending in ``:`` (``for x in f(a):``, ``raise E(...)``), assignments."""
+    s = line.strip()
+    first = re.match(r"[A-Za-z_]\w*", s)
+    if first and first.group(0) in _CONTROL | _STATEMENT_WORDS:
+        return True
+    return s.endswith(":") or "=" in s.split("(")[0]
 
 
 def _params(text: str, name_first: bool = False) -> list[str]:
@@ -477,7 +491,7 @@ def phrase(actions: Sequence[Action], i: int) -> str:
         return text if name and f"`{name}`" in before + text else text + a.scope
 
     if len(actions) == 2 and actions[0].verb == actions[1].verb and actions[0].then is None \
-            and actions[0].scope == actions[1].scope:
+            and actions[0].scope == actions[1].scope and " that " not in actions[0].obj:
         a, b = actions
         return scoped(b, f"{a.form(i)} and {b.obj}")
     parts: list[str] = []
@@ -486,7 +500,7 @@ def phrase(actions: Sequence[Action], i: int) -> str:
         parts.append(a.form(i) if same_next else scoped(a, a.form(i), " ".join(parts)))
     if len(parts) == 1:
         return parts[0]
-    glue = ", and " if any(a.then for a in actions) else " and "
+    glue = ", and " if any(a.then or " that " in a.obj for a in actions) else " and "
     return ", ".join(parts[:-1]) + glue + parts[-1]
 
 
@@ -505,17 +519,36 @@ def _scope_phrase(scope: tuple[str, str] | None) -> str:
     return f" in `{name}`" if kind == "function" else f" in the `{name}` {kind}"
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
 def _join_names(names: Sequence[str]) -> str:
     quoted = [f"`{n}`" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _print_args(line: str) -> str | None:
-    m = re.search(r"\((.*)\)", line)
-    if m:
-        return _short(m.group(1), 40)
-    parts = [p.strip() for p in line.split("<<")[1:] if p.strip().rstrip(";") not in ("endl", "std::endl", "'\\n'")]
-    return _short(" << ".join(parts), 40) if parts else None
+    """The printed expression of an output statement (``print(x)``, ``puts x``, ``cout << x``), if short."""
+    if "<<" in line:
+        parts = [p.strip().rstrip(";").strip() for p in line.split("<<")[1:]]
+        parts = [p for p in parts if p not in ("endl", "std::endl", "'\\n'", '"\\n"')]
+        return _short(" << ".join(parts), 40) if parts else None
+    m = _PRINT_RE.search(line)
+    if m is None:
+        return None
+    rest = line[m.end():].strip()
+    if rest.startswith("!"):
+        rest = rest[1:]
+    if rest.startswith("("):
+        depth = 0
+        for i, ch in enumerate(rest):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                return _short(rest[1:i], 40)
+        return None
+    return _short(rest, 40)
 
 
 def _condition(cond: str) -> str | None:
@@ -639,16 +672,18 @@ def _definition_actions(run: Run, scope: str, lang: str) -> tuple[list[Action], 
             continue
         word = _kind_word(kind, lang, indented)
         detail = f" that takes {_join_names(params[:3])}" if params and kind == "function" else ""
-        body = run.added[at + 1:]
+        nxt = min((i for _, _, _, i in added.values() if i > at), default=len(run.added))
+        body = run.added[at + 1:nxt]
         rets = [m.group(1) for ln in body if (m := _RETURN_RE.match(ln))]
         prints = [p for ln in body if _PRINT_RE.search(ln) and (p := _print_args(ln))]
         if kind == "function" and len(rets) == 1 and (val := _short(rets[0], 40)):
             detail += f"{' and' if detail else ' that'} returns `{val}`"
         elif kind == "function" and prints and not detail:
             detail = f" that prints `{prints[0]}`"
-        acts.append(Action("add", f"a `{name}` {word}{detail}",
-                           "to group that state" if kind != "function" else "so that logic lives in one place",
-                           scope if indented else "", _R_DEF))
+        why = "to group that state" if kind != "function" else \
+            "so the program has an entry point" if name == "main" else "so that logic lives in one place"
+        acts.append(Action("add", f"{_article(name)} `{name}` {word}{detail}", why, scope if indented else "",
+                           _R_DEF))
     for name, (kind, _, indented, _at) in removed.items():
         if name not in added:
             word = _kind_word(kind, lang, indented)
@@ -715,7 +750,7 @@ def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
         feat("print", f"`{what}`" if what else "the result", "so the program shows its answer")
     old_calls = {c for ln in removed for c in _CALL_RE.findall(ln)}
     calls = [c for ln in added for c in _CALL_RE.findall(ln)
-             if c not in old_calls and c not in _KEYWORDS and c not in _CONTROL]
+             if c not in old_calls and c not in _KEYWORDS and c not in _CONTROL and c not in _NOT_CALLS]
     if calls and not acts:
         feat("call", f"`{calls[0]}`", "so that step actually runs")
     old_vars = {m.group(1) for ln in removed if (m := _ASSIGN_RE.match(ln))}
@@ -775,7 +810,7 @@ def describe_actions(facts: DiffFacts, limit: int = 2) -> list[Action]:
                 acts.append(a)
             elif twin.scope != a.scope:
                 twin.scope = " everywhere it is used" if a.verb == "rename" else ""
-    new_defs = {a.obj.split("`")[1]: a for a in acts if a.verb == "add" and a.obj.startswith("a `")}
+    new_defs = {a.obj.split("`")[1]: a for a in acts if a.verb == "add" and a.obj.startswith(("a `", "an `"))}
     for a in list(acts):
         if a.verb == "call" and (d := new_defs.get(a.obj.strip("`"))) is not None and d.then is None:
             d.then = Action("call", "it", scope=f" from `{a.scope.split('`')[1]}`" if "`" in a.scope else "")
@@ -814,6 +849,11 @@ _JUDGE_NO = (
     "The recent edits are about something else, and nothing visible suggests this change yet.",
     "It is not needed for what the code is doing at the moment, so it would not be predicted now.",
 )
+_JUDGE_NO_HISTORY_NO = (
+    "Nothing in the current code points to it, so it cannot be foreseen now.",
+    "It reads as a choice of taste rather than something the current code calls for.",
+    "It is not needed for what the code does at the moment, so it would not be predicted now.",
+)
 _JUDGE_NO_HISTORY_YES = (
     "The current code leads to it: without it this part stays incomplete.",
     "It is the obvious next step for what the current code is evidently for.",
@@ -839,12 +879,15 @@ def judge_reply(q: ParsedQuery) -> str:
         acts = describe_actions(facts) or [Action("touch", "the code")]
         what = phrase(acts, 3)
         counts = _counts(facts)
-        leads = ("This edit", f"Change {k}") if acts[0].verb == "change" else ("This change", f"Change {k}",
-                                                                                "The change")
+        leads = ("This edit", "The edit") if acts[0].verb == "change" else ("This change", f"Change {k}",
+                                                                              "The change")
         lead = _choose(leads, "judge-lead", diff)
         sentence = f"{lead} {what}" + (f" ({counts})." if counts else ".")
         decision = judge_decision(diff)
-        pool = (_JUDGE_YES if q.has_history else _JUDGE_NO_HISTORY_YES) if decision else _JUDGE_NO
+        if q.has_history:
+            pool = _JUDGE_YES if decision else _JUDGE_NO
+        else:
+            pool = _JUDGE_NO_HISTORY_YES if decision else _JUDGE_NO_HISTORY_NO
         why = _choose(pool, "judge-why", diff)
         sections.append(f"**Analysis of change {k}:**\n{sentence} {why}\n**Decision:** {decision}")
     return "\n\n".join(sections)
