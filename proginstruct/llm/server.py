@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from .simulator import (
@@ -123,7 +124,8 @@ STATE = web.AppKey("state", ServerState)
 
 
 def _json(status: int, payload: dict, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(payload, status=status, headers=headers)
+    return web.Response(body=orjson.dumps(payload), status=status, headers=headers,
+                        content_type="application/json")
 
 
 async def _chat_completions(request: web.Request) -> web.Response:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
+
+import orjson
 
 from ..roles.render import (
     CHANGE_HEADING,
@@ -147,7 +149,7 @@ def parse_query(text: str) -> ParsedQuery:
     lang, current = "", ""
     if (got := _unfence(sections.get(H_CURRENT, []))) is not None:
         lang = got[0].lower()
-        current = "\n".join(re.sub(r"^\d+ ?", "", ln, count=1) for ln in got[1])
+        current = "\n".join(ln.partition(" ")[2] if ln[:1].isdigit() else ln for ln in got[1])
 
     changes: tuple[str, ...] | None = None
     if H_CANDIDATES in sections:
@@ -269,17 +271,19 @@ def _is_comment(line: str, lang: str) -> bool:
     return s.startswith("--") and lang in ("sql", "lua", "haskell")
 
 
-def _definition(line: str) -> tuple[str, str, list[str]] | None:
-    """``(kind, name, parameter names)`` when ``line`` opens a function/class definition, else ``None``."""
+@lru_cache(maxsize=1 << 16)
+def _definition(line: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """``(kind, name, parameter names)`` when ``line`` opens a function/class definition, else ``None``.
+    Memoized: the same lines come back in every query about one file."""
     m = _CLASS_RE.match(line)
     if m:
-        return m.group(1), m.group(2), []
+        return m.group(1), m.group(2), ()
     for k, rx in enumerate(_FUNC_RES):
         m = rx.match(line)
         if m and m.group(1).split("::")[-1] not in _CONTROL and not (k in (2, 3) and _not_a_definition(line)):
             rest = next((g for g in m.groups()[1:] if g is not None), "")
             go = re.match(r"\s*func\b", line) is not None
-            return "function", m.group(1), _params(rest, name_first=go)
+            return "function", m.group(1), tuple(_params(rest, name_first=go))
     return None
 
 
@@ -348,11 +352,11 @@ class DiffFacts:
         return [ln for r in self.runs for ln in r.removed]
 
 
-def analyze_diff(diff: str, current: str = "", lang: str = "") -> DiffFacts:
-    """Read a unified diff (SPEC 2, no ``---``/``+++`` header) of ``current`` into :class:`DiffFacts`.
-    Hunk positions are 1-based lines of ``current``. Never raises."""
+def analyze_diff(diff: str, current: str | list[str] = "", lang: str = "") -> DiffFacts:
+    """Read a unified diff (SPEC 2, no ``---``/``+++`` header) of ``current`` (text, or its lines) into
+    :class:`DiffFacts`. Hunk positions are 1-based lines of ``current``. Never raises."""
     facts = DiffFacts(lang=lang)
-    cur_lines = current.split("\n") if current else []
+    cur_lines = current.split("\n") if isinstance(current, str) and current else list(current)
     old_line, run = 1, None
     for line in diff.split("\n"):
         m = _HUNK_RE.match(line)
@@ -374,7 +378,8 @@ def analyze_diff(diff: str, current: str = "", lang: str = "") -> DiffFacts:
             run = None
             old_line += 1
     for run in facts.runs:  # a changed definition line: the change is inside that definition
-        common = [d for d in _defs(run.removed) if d in _defs(run.added)]
+        in_added = _defs(run.added)
+        common = [d for d in _defs(run.removed) if d in in_added]
         if common and run.removed and _definition(run.removed[0]) is not None:
             run.scope = ("function", common[0])
     return facts
@@ -418,9 +423,9 @@ def _is_literal(tok: str) -> bool:
     return tok[:1] in "\"'" or tok[:1].isdigit()
 
 
-def _defs(lines: list[str]) -> dict[str, tuple[str, list[str], bool, int]]:
+def _defs(lines: list[str]) -> dict[str, tuple[str, tuple[str, ...], bool, int]]:
     """Definitions opened in ``lines``: name -> (kind, parameter names, indented, index in lines)."""
-    out: dict[str, tuple[str, list[str], bool, int]] = {}
+    out: dict[str, tuple[str, tuple[str, ...], bool, int]] = {}
     for i, line in enumerate(lines):
         d = _definition(line)
         if d is not None and d[1] not in out:
@@ -874,8 +879,9 @@ def judge_reply(q: ParsedQuery) -> str:
     if not q.changes:
         return "I could not find any candidate changes in the request, so there are no decisions to give."
     sections = []
+    lines = q.current.split("\n") if q.current else []
     for k, diff in enumerate(q.changes, 1):
-        facts = analyze_diff(diff, q.current, q.lang)
+        facts = analyze_diff(diff, lines, q.lang)
         acts = describe_actions(facts) or [Action("touch", "the code")]
         what = phrase(acts, 3)
         counts = _counts(facts)
@@ -1041,7 +1047,7 @@ def completion_response(body: dict, content: str | None = None) -> dict:
     content, cut = truncate_tokens(reply, limit)
     prompt_tokens = sum(count_tokens(_text(m.get("content"))) for m in messages)
     completion_tokens = count_tokens(content)
-    digest = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    digest = hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS))
     return {
         "id": "chatcmpl-sim-" + digest.hexdigest()[:24],
         "object": "chat.completion",
@@ -1072,8 +1078,8 @@ def error_body(message: str, kind: str = "invalid_request_error") -> dict:
 def parse_body(raw: bytes) -> dict:
     """Decode a JSON request body; ``ValueError`` when it is not a JSON object."""
     try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        body = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as err:
         raise ValueError(f"request body is not valid JSON ({err})") from None
     if not isinstance(body, dict):
         raise ValueError("request body must be a JSON object")
@@ -1099,7 +1105,7 @@ def handle_request(method: str, path: str, raw: bytes) -> tuple[int, dict]:
 
 async def _mock_handler(request: httpx.Request) -> httpx.Response:
     status, payload = handle_request(request.method, request.url.path, request.content)
-    return httpx.Response(status, json=payload)
+    return httpx.Response(status, content=orjson.dumps(payload), headers={"content-type": "application/json"})
 
 
 def simulator_http_client() -> httpx.AsyncClient:
