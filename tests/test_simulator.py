@@ -7,6 +7,7 @@ import copy
 import functools
 import json
 import re
+import time
 
 import aiohttp
 import openai
@@ -233,6 +234,21 @@ def test_chat_for_no_change_says_the_code_was_left_alone():
     reply = sim.simulate_reply(msgs("chat", text))
     assert reply.startswith("**chat:** ") and re.search(r"left (it|the code) (as it is|unchanged)|did not change",
                                                          reply)
+
+
+def test_pathological_lines_are_answered_quickly():
+    current = "x = 1\n" + "for a in " * 3000 + "\n" + "    " * 4000 + "(\n" + "int a, " * 3000 + "\n"
+    final = "x = 2\n" + "for  a in " * 3000 + ":\n" + "  (" * 4000 + "\n" + "int b, " * 3000 + "\n" \
+        + "for" + " " * 5000 + "x\n"
+    start = time.perf_counter()
+    for lang in ("python", "c++", ""):
+        jq = judge_query(lang, current, final)
+        reply = sim.simulate_reply(msgs("judge", render_judge(jq)))
+        assert len(JUDGE_SECTION.findall(reply)) == len(jq.changes)
+        for role in ("instruction", "chat"):
+            assert sim.simulate_reply(msgs(role, render_change(change_query(lang, current, final)))).startswith(
+                f"**{role}:** ")
+    assert time.perf_counter() - start < 2.0
 
 
 def test_judge_without_candidates_gets_no_decisions():

@@ -237,8 +237,10 @@ _PRINT_RE = re.compile(
     r"|\bstd::(?:cout|cerr)\b|^\s*(?:cout|cerr)\s*<<")
 _IF_RE = re.compile(r"^\s*(?:\}\s*)?(?:else\s*)?(?:if|elif|elsif|unless)\b\s*(.*?)\s*(?::|\{|then)?\s*$")
 _LOOP_RE = re.compile(r"^\s*(?:for|while|foreach|loop)\b(.*)$")
-_FOR_IN_RE = re.compile(r"\bfor\s*\(?\s*(?:const\s+|let\s+|var\s+|auto&?\s+|\w+\s+)?([\w, ()]+?)\s+(?:in|of|:)\s+"
-                        r"([\w.\[\]()]+?)\s*\)?\s*[:{]?\s*$")
+_FOR_IN_RE = re.compile(r"^\s*+for\s*+\(?\s*+(?:(?:const|let|var|auto&?|\w+)\s++)?([\w(][\w, ()]{0,39}?)\s++"
+                        r"(?:in|of|:)\s++([\w.\[\]()]{1,40}?)\s*+\)?\s*+[:{]?\s*+$")
+# Lines are cut to this many characters before any pattern sees them (minified code, generated tables).
+_MAX_LINE = 400
 _TRY_RE = re.compile(r"^\s*(?:\}\s*)?(?:try\b|except\b|catch\b|rescue\b|finally\b)")
 _EXC_RE = re.compile(r"^\s*(?:\}\s*)?(?:except|catch|rescue)\s*\(?\s*([A-Za-z_][\w.:]*)")
 _RAISE_RE = re.compile(r"^\s*(?:raise|throw)\s+(?:new\s+)?([A-Za-z_][\w.:]*)")
@@ -372,7 +374,7 @@ def analyze_diff(diff: str, current: str | list[str] = "", lang: str = "") -> Di
                 if cur_lines:
                     run.scope = _enclosing(cur_lines, old_line - 1, _indent(body))
                 facts.runs.append(run)
-            (run.removed if tag == "-" else run.added).append(body)
+            (run.removed if tag == "-" else run.added).append(body[:_MAX_LINE])
             old_line += tag == "-"
         else:
             run = None
@@ -393,7 +395,7 @@ def _enclosing(lines: list[str], index: int, indent: int) -> tuple[str, str] | N
     """
     threshold = indent
     for i in range(min(index, len(lines)) - 1, -1, -1):
-        line = lines[i]
+        line = lines[i][:_MAX_LINE]
         if not line.strip():
             continue
         ind = _indent(line)
@@ -736,8 +738,9 @@ def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
             feat("add", "a check for the special case", "so that edge case is covered")
     loops = [ln for ln in added if _LOOP_RE.match(ln)]
     if loops and not any(_LOOP_RE.match(ln) for ln in removed):
-        m = _FOR_IN_RE.search(loops[0])
-        over = f" over `{m.group(2)}`" if m and _short(m.group(2), 30) else ""
+        m = _FOR_IN_RE.match(loops[0])
+        seq = m.group(2) + ")" * (m.group(2).count("(") - m.group(2).count(")")) if m else ""
+        over = f" over `{seq}`" if _short(seq, 30) else ""
         feat("add", f"a loop{over}", "so every item is processed")
     rets = new(_RETURN_RE)
     if len(rets) == 1 and (val := _short(rets[0], 40)) and not acts:
