@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proginstruct.blocks import apply_blocks, edit_blocks
-from proginstruct.collection.sample import draw_indices, reachable, sample_type
+from proginstruct.collection.sample import draw_indices, reachable
 from proginstruct.collection.series import check_record, code_series
+from proginstruct.samples import sample_type
 from proginstruct.text import join_lines
 
 LINE = st.sampled_from(["a", "b", "c", "", "x = 1", "  y", "}"])

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ..errors import BadRecord, UserError
 from ..records import atomic_write_json, read_records, record_id, write_records
+from ..samples import sample_type
 from ..seeding import derive_rng
 from ..stats import Stats
 from .loc import AreaParams, Loc, synthesize_loc
@@ -32,13 +33,6 @@ def sample_id(sample: dict[str, Any]) -> str:
     if "id" in sample:
         return str(sample["id"])
     return record_id({k: v for k, v in sample.items() if k != "loc"})
-
-
-def sample_type(sample: dict[str, Any]) -> str:
-    """``"C"``, ``"H,C"``, ``"C,U"`` or ``"H,C,U"``: H when ``history`` is non-empty, U when ``user`` is."""
-    has_history = bool(sample.get("history"))
-    has_user = bool(sample.get("user"))
-    return ("H," if has_history else "") + "C" + (",U" if has_user else "")
 
 
 def loc_kind(loc: Loc) -> str:

@@ -6,35 +6,18 @@ Parameters: SPEC 9 defaults < params.yaml (section ``area``; the run ``seed`` at
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from ..area.loc import AreaParams
 from ..area.stage import run_area
 from ..errors import UserError
-from .common import load_params, param_options, params_option, resolve, user_errors
+from .common import load_params, load_seed, param_options, params_option, resolve, user_errors
 
 # SPEC 9, post_collection row (the dataclass is the single source of the defaults)
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(AreaParams)}
 DEFAULT_SEED = 42
-
-
-def top_level_seed(params_path: str | Path | None) -> int:
-    """The top-level ``seed:`` of params.yaml, :data:`DEFAULT_SEED` when the file or key is absent.
-    Raises :class:`UserError` when it is not an integer or the file is not valid YAML."""
-    if not params_path or not Path(params_path).exists():
-        return DEFAULT_SEED
-    try:
-        data = yaml.safe_load(Path(params_path).read_text("utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{params_path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-    seed = data.get("seed", DEFAULT_SEED) if isinstance(data, dict) else DEFAULT_SEED
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserError(f"{params_path}: top-level 'seed' must be an integer, got {seed!r}; fix the file")
-    return seed
 
 
 def area_params(values: dict[str, Any], source: str) -> AreaParams:
@@ -65,7 +48,7 @@ def command(input_path: str, output_path: str, metrics_path: str | None, seed: i
     """Synthesize the target area (cursor or range) of every sample (SPEC 7)."""
     values = resolve(DEFAULTS, load_params(params_path, "area"), flags)
     params = area_params(values, params_path)
-    run_seed = seed if seed is not None else top_level_seed(params_path)
+    run_seed = load_seed(params_path, seed, DEFAULT_SEED)
     stats = run_area(input_path, output_path, params, run_seed, metrics_path=metrics_path, progress=True)
     loc = ", ".join(f"{k} {stats[f'loc.{k}']}" for k in ("none", "cursor", "range"))
     click.echo(f"area: {stats['samples']} samples -> {output_path} (loc: {loc}; "

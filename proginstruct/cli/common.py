@@ -110,7 +110,10 @@ def user_errors(f: Callable) -> Callable:
 
 
 def load_seed(params_path: str | Path | None, flag: int | None, default: int = 42) -> int:
-    """The run seed: ``--seed`` when given, else params.yaml's top-level ``seed``, else ``default``."""
+    """The run seed: ``--seed`` when given, else params.yaml's top-level ``seed``, else ``default``.
+
+    Raises :class:`UserError` when the file is not valid YAML or ``seed`` is not an integer.
+    """
     if flag is not None:
         return int(flag)
     p = Path(params_path) if params_path else None
@@ -120,7 +123,10 @@ def load_seed(params_path: str | Path | None, flag: int | None, default: int = 4
         data = yaml.safe_load(p.read_text("utf-8")) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-    return int(data.get("seed", default)) if isinstance(data, dict) else default
+    seed = data.get("seed", default) if isinstance(data, dict) else default
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"{p}: top-level 'seed' must be an integer, got {seed!r}; fix the file")
+    return seed
 
 
 def write_metrics(path: str | Path | None, metrics: Mapping[str, Any]) -> None:

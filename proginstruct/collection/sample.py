@@ -8,6 +8,7 @@ from typing import Any
 
 from ..blocks import apply_blocks, edit_blocks
 from ..roles.render import ChangeQuery, JudgeQuery, RecordView
+from ..samples import sample_type, snapshot
 from ..seeding import derive_rng, derive_seed
 from ..stats import Stats
 from ..text import split_lines, unified_diff
@@ -39,16 +40,6 @@ def draw_indices(n: int, k: int, alpha: float, rng: random.Random) -> list[int]:
         picks.append(c)
         remaining.remove(c)
     return picks
-
-
-def snapshot(code: str, lang: str) -> dict[str, str]:
-    """A SPEC 0 snapshot."""
-    return {"type": "code", "lang": lang, "code": code}
-
-
-def sample_type(sample: dict[str, Any]) -> str:
-    """Which inputs a sample has: ``C``, ``H,C``, ``C,U`` or ``H,C,U`` (SPEC 9's mix)."""
-    return ("H," if sample["history"] else "") + "C" + (",U" if sample["user"] else "")
 
 
 async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, c: int, *, record_id: str,
