@@ -14,6 +14,10 @@ COMMANDS = {
     "collect": "proginstruct.cli.collect:command",
     "area": "proginstruct.cli.area:command",
     "simulate": "proginstruct.cli.simulate:command",
+    "merge": "proginstruct.cli.merge:command",
+    "export": "proginstruct.cli.export:command",
+    "report": "proginstruct.cli.report:command",
+    "show": "proginstruct.cli.show:command",
 }
 
 
