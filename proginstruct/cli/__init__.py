@@ -18,6 +18,9 @@ COMMANDS = {
     "export": "proginstruct.cli.export:command",
     "report": "proginstruct.cli.report:command",
     "show": "proginstruct.cli.show:command",
+    "card": "proginstruct.cli.release:card",
+    "release": "proginstruct.cli.release:release",
+    "remote-s3": "proginstruct.cli.release:remote_s3",
 }
 
 
