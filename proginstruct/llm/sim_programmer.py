@@ -20,17 +20,16 @@ a minimal two-version history is the fallback). Deterministic: the reply depends
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 
-import orjson
-
 from ..roles.programmer import PERSONAS, check_history, fence_code, fenced_blocks, line_count, same_code
 from ..seeding import derive_seed
+from .simulator import count_tokens, last_user_text, message_text, request_digest
 
-# Most whitespace-separated tokens a reply's code may hold: below the SPEC 9 max_tokens (3072), which the
-# simulator enforces in whitespace tokens, leaving room for the notes between blocks.
+# Most tokens (simulator.count_tokens: whitespace-separated) a reply's code may hold: below the SPEC 9
+# max_tokens (3072), which the simulator enforces in the same tokens, leaving room for the notes between
+# blocks.
 REPLY_TOKEN_BUDGET = 2600
 
 NO_CODE_REPLY = "I'm sorry, I could not find the finished code in your message."
@@ -62,15 +61,13 @@ def reply(messages: list[dict]) -> str:
     Returns a refusal-like text (which the role rejects) when the last user message has no fenced block
     or its code is blank.
     """
-    system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
-    user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
-    blocks = fenced_blocks(user)
+    system = next((message_text(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    blocks = fenced_blocks(last_user_text(messages))
     if not blocks or not blocks[-1].code.strip():
         return NO_CODE_REPLY
     final = blocks[-1].code
     lang = blocks[-1].info.split()[0].lower() if blocks[-1].info.split() else ""
-    digest = hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    rng = random.Random(derive_seed("sim_programmer", digest))
+    rng = random.Random(derive_seed("sim_programmer", request_digest(messages)))
     persona = detect_persona(system)
     versions = fit_budget(simulate_history(final, lang, persona, rng), REPLY_TOKEN_BUDGET)
     return render(versions, lang, persona, rng)
@@ -104,16 +101,17 @@ def simulate_history(final: str, lang: str, persona: str, rng: random.Random) ->
 
 
 def fit_budget(versions: list[str], budget: int) -> list[str]:
-    """``versions`` thinned (largest plain versions first, then mistakes) until their whitespace tokens sum
-    to at most ``budget``, never below two versions; the last version (the finished code) always stays.
+    """``versions`` thinned (largest plain versions first, then mistakes) until their tokens
+    (:func:`~proginstruct.llm.simulator.count_tokens`) sum to at most ``budget``, never below two versions;
+    the last version (the finished code) always stays.
     Dropping a version never makes a valid history invalid (fewer blocks, no new neighbours that are equal:
     versions are checked again and the fallback is [first half, final])."""
     out = list(versions)
     final_lines = set(out[-1].split("\n"))
-    while len(out) > 2 and sum(len(v.split()) for v in out) > budget:
+    while len(out) > 2 and sum(count_tokens(v) for v in out) > budget:
         middle = out[:-1]
         plain = [v for v in middle if set(v.split("\n")) <= final_lines] or middle
-        out.remove(max(plain, key=lambda v: len(v.split())))
+        out.remove(max(plain, key=count_tokens))
     return _repair(out, out[-1])
 
 
