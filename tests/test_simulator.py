@@ -1,4 +1,5 @@
-"""The simulated model (proginstruct.llm.simulator) and its loopback server (proginstruct.llm.server)."""
+"""The simulated model (proginstruct.llm.simulator, its diff-description engine proginstruct.llm.sim_describe)
+and its loopback server (proginstruct.llm.server)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,13 @@ from hypothesis import strategies as st
 
 from proginstruct.blocks import apply_blocks, edit_blocks
 from proginstruct.cli.simulate import command as simulate_command
+from proginstruct.llm import sim_describe, sim_programmer
 from proginstruct.llm import simulator as sim
 from proginstruct.llm.server import base_url, is_loopback, make_app, serve_in_thread
+from proginstruct.roles.chat import ChatRole
+from proginstruct.roles.instruction import InstructionRole
+from proginstruct.roles.judge import JudgeRole
+from proginstruct.roles.programmer import ProgrammerRole, SnippetQuery
 from proginstruct.roles.render import (
     NO_CHANGE,
     ChangeQuery,
@@ -123,12 +129,9 @@ def msgs(role: str, text: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM[role]}, {"role": "user", "content": text}]
 
 
-def roles_or_skip():
-    """The real role classes (written alongside the simulator); skipped while they do not exist."""
-    judge = pytest.importorskip("proginstruct.roles.judge")
-    instruction = pytest.importorskip("proginstruct.roles.instruction")
-    chat = pytest.importorskip("proginstruct.roles.chat")
-    return judge.JudgeRole(), instruction.InstructionRole(), chat.ChatRole()
+def real_roles():
+    """The real judge, instruction and chat roles, whose parsers the simulated replies must pass."""
+    return JudgeRole(), InstructionRole(), ChatRole()
 
 
 def run_async(fn):
@@ -273,7 +276,7 @@ def test_commit_message_is_paraphrased_as_an_imperative():
 # ------------------------------------------------------------------------------- the real role parsers
 @pytest.mark.parametrize("lang,current,final", CASES)
 def test_replies_pass_the_real_role_parsers(lang, current, final):
-    judge, instruction, chat = roles_or_skip()
+    judge, instruction, chat = real_roles()
     for history in ((), (current + "# draft\n",)):
         jq = judge_query(lang, current, final, history)
         verdict = judge.check(jq, sim.simulate_reply(judge.messages(jq)))
@@ -290,7 +293,7 @@ def test_replies_pass_the_real_role_parsers(lang, current, final):
 
 
 def test_malformed_replies_are_rejected_by_the_real_parsers():
-    judge, instruction, chat = roles_or_skip()
+    judge, instruction, chat = real_roles()
     jq = judge_query("python", PY_CURRENT, PY_FINAL)
     cq = change_query("python", PY_CURRENT, PY_FINAL)
     assert not judge.check(jq, sim.malformed_reply(judge.messages(jq))).ok
@@ -309,7 +312,7 @@ _LINES = st.sampled_from([
 @given(st.lists(_LINES, min_size=1, max_size=14), st.lists(_LINES, min_size=1, max_size=14),
        st.sampled_from(["python", "c++", "javascript", "", "go"]))
 def test_any_edit_gets_an_accepted_reply_from_every_role(a, b, lang):
-    judge, instruction, chat = roles_or_skip()
+    judge, instruction, chat = real_roles()
     current, final = "\n".join(a), "\n".join(b)
     jq = judge_query(lang, current, final)
     if jq.changes:
@@ -321,11 +324,67 @@ def test_any_edit_gets_an_accepted_reply_from_every_role(a, b, lang):
 
 
 def test_programmer_role_is_delegated():
-    sim_programmer = pytest.importorskip("proginstruct.llm.sim_programmer")
-    programmer = pytest.importorskip("proginstruct.roles.programmer")
-    role = programmer.ProgrammerRole("ordinary")
-    messages = role.messages(programmer.SnippetQuery(PY_FINAL, "python"))
+    role = ProgrammerRole("ordinary")
+    messages = role.messages(SnippetQuery(PY_FINAL, "python"))
     assert sim.simulate_reply(messages) == sim_programmer.reply(messages)
+    assert role.check(SnippetQuery(PY_FINAL, "python"), sim.simulate_reply(messages)).ok
+
+
+def test_requests_with_content_parts_are_read_like_plain_text():
+    """OpenAI content-part lists are read as their joined text by every role, the programmer included."""
+    role = ProgrammerRole("expert")
+    plain = role.messages(SnippetQuery(PY_FINAL, "python"))
+    parts = [dict(m, content=[{"type": "text", "text": m["content"][:40]},
+                              {"type": "text", "text": m["content"][40:]}]) for m in plain]
+    assert sim.message_text(parts[-1]["content"]) == plain[-1]["content"]
+    assert sim.last_user_text(parts) == plain[-1]["content"] and sim.last_user_text(parts[:1]) == ""
+    assert sim.message_text(None) == ""
+    assert role.check(SnippetQuery(PY_FINAL, "python"), sim.simulate_reply(parts)).ok
+    chat = ChatRole().messages(change_query("python", PY_CURRENT, PY_FINAL))
+    as_parts = [dict(m, content=[{"type": "text", "text": m["content"]}]) for m in chat]
+    assert sim.simulate_reply(as_parts) == sim.simulate_reply(chat)
+
+
+def test_request_digest_is_the_canonical_identity_of_the_messages():
+    messages = msgs("chat", "x")
+    reordered = [{"content": m["content"], "role": m["role"]} for m in messages]
+    assert sim.request_digest(messages) == sim.request_digest(reordered)
+    assert re.fullmatch(r"[0-9a-f]{64}", sim.request_digest(messages))
+    assert sim.request_digest(messages) != sim.request_digest(msgs("chat", "y"))
+    body = sim.completion_response({"model": "m", "messages": messages})
+    assert body["id"] == "chatcmpl-sim-" + sim.request_digest(messages)[:24]
+
+
+# ----------------------------------------------------------------------------- the diff-description engine
+def test_analyze_diff_reads_runs_positions_and_enclosing_definitions():
+    diff = unified_diff(PY_CURRENT, PY_FINAL)
+    facts = sim_describe.analyze_diff(diff, PY_CURRENT, "python")
+    assert facts.hunks >= 1 and facts.lang == "python"
+    assert facts.added == [ln[1:] for ln in diff.split("\n") if ln.startswith("+")]
+    assert facts.removed == [ln[1:] for ln in diff.split("\n") if ln.startswith("-")]
+    by_line = {r.line: r for r in facts.runs}
+    assert by_line[2].added == ["import statistics"] and by_line[2].scope is None
+    assert by_line[3].scope == ("function", "mean")  # a changed signature line: inside that definition
+    assert sim_describe.count_phrase(facts) == \
+        f"{len(facts.added)} lines added, {len(facts.removed)} lines removed"
+    one = sim_describe.analyze_diff("@@ -1 +1 @@\n-x = 1\n+x = 2", "x = 1\n")
+    assert sim_describe.count_phrase(one) == "1 line added, 1 line removed"
+    assert sim_describe.count_phrase(sim_describe.analyze_diff("", "")) == ""
+
+
+def test_describe_actions_and_phrase_say_the_change_in_each_verb_form():
+    cur = "def area(r):\n    return 3.14 * r * r\n"
+    fin = "def area(radius):\n    return 3.14 * radius * radius\n"
+    acts = sim_describe.describe_actions(sim_describe.analyze_diff(unified_diff(cur, fin), cur, "python"))
+    assert [a.verb for a in acts] == ["rename"]
+    assert sim_describe.phrase(acts, 0) == "rename `r` to `radius` in `area`"
+    assert sim_describe.phrase(acts, 2) == "renamed `r` to `radius` in `area`"
+    lit = sim_describe.describe_actions(
+        sim_describe.analyze_diff("@@ -2 +2 @@\n-    n = 10\n+    n = 20", "def f():\n    n = 10\n", "python"))
+    assert sim_describe.phrase(lit, 0) == "set `n` to `20` instead of `10` in `f`"
+    two = [sim_describe.Action("add", "a `g` function"), sim_describe.Action("add", "error handling")]
+    assert sim_describe.phrase(two, 3) == "adds a `g` function and error handling"
+    assert sim_describe.describe_actions(sim_describe.analyze_diff("", "x\n")) == []
 
 
 # ------------------------------------------------------------------------------------ completion objects
@@ -359,7 +418,7 @@ def test_handle_request_errors():
 
 # ------------------------------------------------------------------------------ the official openai client
 def _judge_call():
-    roles = roles_or_skip()
+    roles = real_roles()
     jq = judge_query("python", PY_CURRENT, PY_FINAL)
     return roles[0], jq, roles[0].messages(jq)
 
