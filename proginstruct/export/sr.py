@@ -10,8 +10,8 @@ replacement text::
     ```
 
 Construction from two texts (:func:`sr_edits`): start from the changed line runs (SPEC 3), merge runs at
-most ``merge_gap`` (2) unchanged lines apart, then widen each change by one unchanged line above and
-below at a time (merging again whenever two changes come that close) until
+most ``merge_gap`` (2) unchanged lines apart, then widen each change by one unchanged line at a time,
+above and below alternately (merging again whenever two changes come that close), until
 
 - the search and the replacement each hold at least one line (so whole-line insertions and deletions
   carry their newlines and the text-level splice is exact), and
@@ -52,10 +52,11 @@ def occurrences(text: str, sub: str, limit: int = 2) -> int:
 def sr_edits(old: str, new: str, merge_gap: int = 2, unique_replace: bool = False) -> list[SearchReplace]:
     """The SR edits turning ``old`` into ``new`` (see the module docstring), in text order; ``[]`` when equal."""
     la, lb = split_lines(old), split_lines(new)
-    changes = [list(r) for r in change_runs(la, lb)]  # [s, e, t, u]: la[s:e] -> lb[t:u]
+    # [s, e, t, u, widened]: la[s:e] -> lb[t:u]; ``widened`` counts the lines of context added
+    changes = [[*r, 0] for r in change_runs(la, lb)]
 
     def ok(c: list[int]) -> bool:
-        s, e, t, u = c
+        s, e, t, u, _ = c
         if e == s or u == t:
             return False
         if occurrences(old, "\n".join(la[s:e])) != 1:
@@ -71,18 +72,19 @@ def sr_edits(old: str, new: str, merge_gap: int = 2, unique_replace: bool = Fals
             continue
         if c[0] == 0 and c[1] == len(la):  # pragma: no cover - the whole text occurs once in itself
             raise RuntimeError("search-and-replace widening reached the whole text without a unique match")
-        if c[0] > 0:
+        if (c[4] % 2 == 0 and c[0] > 0) or c[1] == len(la):  # one line above, then below, alternately
             c[0] -= 1
             c[2] -= 1
-        if c[1] < len(la):
+        else:
             c[1] += 1
             c[3] += 1
+        c[4] += 1
         if i > 0 and c[0] - changes[i - 1][1] <= merge_gap:
             changes[i - 1 : i + 1] = [_union(changes[i - 1], c)]
             i -= 1
         while i + 1 < len(changes) and changes[i + 1][0] - changes[i][1] <= merge_gap:
             changes[i : i + 2] = [_union(changes[i], changes[i + 1])]
-    return [SearchReplace("\n".join(la[s:e]), "\n".join(lb[t:u])) for s, e, t, u in changes]
+    return [SearchReplace("\n".join(la[s:e]), "\n".join(lb[t:u])) for s, e, t, u, _ in changes]
 
 
 def _merge_close(changes: list[list[int]], gap: int) -> list[list[int]]:
@@ -97,8 +99,8 @@ def _merge_close(changes: list[list[int]], gap: int) -> list[list[int]]:
 
 
 def _union(a: list[int], b: list[int]) -> list[int]:
-    """The smallest change covering changes ``a`` (earlier) and ``b`` (later), both ``[s, e, t, u]``."""
-    return [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
+    """The smallest change covering changes ``a`` (earlier) and ``b`` (later), both ``[s, e, t, u, widened]``."""
+    return [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]), 0]
 
 
 def render_sr(edits: list[SearchReplace], lang: str = "") -> str:
