@@ -10,6 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: all setup test lint repro collect-commit collect-aiprogrammer collect-submit dag metrics clean-checkpoints
+.PHONY: push pull release card remote-s3
 
 all: setup repro
 
@@ -48,3 +49,24 @@ metrics: setup
 
 clean-checkpoints:
 	find data -name '*.partial' -o -name '*.partial.idx' | xargs -r rm -v
+
+# sharing datasets (README "Sharing datasets"): the default remote is ../proginstruct-dvc-storage;
+# REMOTE=name picks another one (e.g. s3 after `make remote-s3`)
+push: setup
+	$(BIN)/dvc push $(if $(REMOTE),--remote $(REMOTE))
+
+pull: setup
+	$(BIN)/dvc pull $(if $(REMOTE),--remote $(REMOTE))
+
+# make release VERSION=x.y.z: clean tree + dvc.lock up to date -> push, dataset card, commit, tag vX.Y.Z
+release: setup
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REMOTE=name]" >&2; exit 2; }
+	$(BIN)/proginstruct release $(VERSION) $(if $(REMOTE),--remote $(REMOTE))
+
+# the dataset card alone (data/final/README.md, marked unreleased)
+card: setup
+	$(BIN)/proginstruct card
+
+# S3-compatible remote in .dvc/config.local from PROGINSTRUCT_S3_BUCKET [_PREFIX, _ENDPOINT_URL]
+remote-s3: setup
+	$(BIN)/proginstruct remote-s3
