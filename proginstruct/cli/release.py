@@ -38,8 +38,11 @@ def release(version: str, remote: str | None, push: bool) -> None:
     r = run_release(root, version, remote=remote, push=push)
     click.echo(f"{r.tag}: {r.message}")
     click.echo(f"  card {r.card.relative_to(root)} committed as {r.commit[:12]} (recipe commit {r.parent[:12]})")
-    click.echo("  data pushed to " + (f"remote '{remote}'" if remote else "the default remote") if r.pushed
-               else "  data NOT pushed (--no-push): run 'make push' before sharing the tag")
+    if r.pushed is None:
+        click.echo("  data NOT pushed (--no-push): run 'make push' before sharing the tag")
+    else:
+        where = f"remote '{remote}'" if remote else "the default remote"
+        click.echo(f"  data pushed to {where} ({r.pushed} new files)")
     click.echo(f"next: git push origin HEAD {r.tag}   (share the recipe and the tag)")
 
 

@@ -170,13 +170,8 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)  # pragma: no cover
+    """Exact bytes with thousands separators (``1,630 B``); ``-`` when unknown."""
+    return "-" if n is None else f"{n:,} B"
 
 
 def render(f: CardFacts) -> str:

@@ -14,7 +14,6 @@ Pushing before tagging means a failed push leaves no tag that points at data nob
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..records import atomic_write_bytes
+from . import dvcops
 from .card import CARD_PATH, gather, render
-from .lock import LOCK
-from .tools import dvc, git
+from .lock import LOCK, read_lock
+from .tools import git
 
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?")
 
@@ -32,14 +32,15 @@ _VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?")
 @dataclass(frozen=True)
 class Release:
     """What :func:`release` did: the ``tag``, the tagged ``commit`` (the card's), the recipe commit it
-    was made from (``parent``), the ``card`` path, the tag ``message`` and whether data was ``pushed``."""
+    was made from (``parent``), the ``card`` path, the tag ``message`` and ``pushed``: files sent to the
+    remote (0 when it had them all), ``None`` when the push was skipped."""
 
     tag: str
     commit: str
     parent: str
     card: Path
     message: str
-    pushed: bool
+    pushed: int | None
 
 
 def check_version(root: str | os.PathLike, version: str) -> str:
@@ -82,16 +83,27 @@ def check_lock_current(root: str | os.PathLike) -> None:
     Raises :class:`UserError` naming up to five changed stages: code, params or data changed since the
     last ``dvc repro``, or outputs missing (a fresh clone: ``dvc pull``).
     """
-    raw = dvc(root, "status", "--json")
-    try:
-        status = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        raise UserError(f"dvc status printed no JSON in {root} ({raw[:80]!r}); run 'dvc status' to see why") from None
-    if status:
-        stages = sorted(status)
+    changes = dvcops.status(root)
+    if changes:
+        stages = sorted(changes)
         more = f" and {len(stages) - 5} more" if len(stages) > 5 else ""
         raise UserError(f"{Path(root) / LOCK}: out of date for {', '.join(stages[:5])}{more} ('dvc status' is not "
                         "clean); run 'dvc repro' (or 'dvc pull'), commit dvc.lock, then release")
+
+
+def check_card_path(root: str | os.PathLike, card_path: str) -> None:
+    """Refuse a card path that DVC tracks or hashes: inside a stage's output or a folder dependency
+    (writing it there would make ``dvc status`` dirty right after the release).
+
+    Raises :class:`UserError` naming the entry and the fix.
+    """
+    lock = read_lock(root)
+    card = Path(card_path).as_posix()
+    for e in [*lock.outs(), *lock.deps()]:
+        path = e.path.rstrip("/")
+        if card == path or card.startswith(path + "/"):
+            raise UserError(f"card path {card_path}: inside '{path}', which stage {e.stage} tracks in dvc.lock; "
+                            "choose another --card path (git-tracked, outside DVC outputs and folder deps)")
 
 
 def tag_message(tag: str, counts: dict[str, int]) -> str:
@@ -115,9 +127,9 @@ def release(root: str | os.PathLike, version: str, remote: str | None = None, pu
     tag = check_version(root, version)
     check_clean_tree(root)
     check_lock_current(root)
+    check_card_path(root, card_path)
     parent = git(root, "rev-parse", "HEAD")
-    if push:
-        dvc(root, "push", *(["--remote", remote] if remote else []))
+    pushed = dvcops.push(root, remote) if push else None
     facts = gather(root, tag, date)
     card = root / card_path
     atomic_write_bytes(card, render(facts).encode("utf-8"))
@@ -126,4 +138,4 @@ def release(root: str | os.PathLike, version: str, remote: str | None = None, pu
     git(root, "commit", "-q", "-m", f"Dataset card for {tag}", "--", card_path)
     git(root, "tag", "-a", tag, "-m", message)
     return Release(tag=tag, commit=git(root, "rev-parse", "HEAD"), parent=parent, card=card, message=message,
-                   pushed=push)
+                   pushed=pushed)

@@ -13,7 +13,7 @@ import os
 import re
 
 from ..errors import UserError
-from .tools import dvc
+from .dvcops import set_remote
 
 DEFAULT_REMOTE = "local"
 DEFAULT_STORAGE = "../proginstruct-dvc-storage"  # relative to the project root
@@ -50,7 +50,6 @@ def configure_s3(root: str | os.PathLike, bucket: str, prefix: str = "proginstru
     if endpoint_url and not re.match(r"https?://[^/\s]+", endpoint_url):
         raise UserError(f"S3 endpoint {endpoint_url!r}: expected http(s)://host[:port]; fix --endpoint-url or "
                         "PROGINSTRUCT_S3_ENDPOINT_URL")
-    dvc(root, "remote", "add", "--local", "--force", *(["--default"] if default else []), name, url)
-    if endpoint_url:
-        dvc(root, "remote", "modify", "--local", name, "endpointurl", endpoint_url)
+    options = {"url": url, **({"endpointurl": endpoint_url} if endpoint_url else {})}
+    set_remote(root, name, options, default)
     return url

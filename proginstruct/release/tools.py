@@ -1,21 +1,20 @@
-"""Running ``git`` and ``dvc`` for the release helpers (issue 6), with one-line errors.
+"""Running ``git`` for the release helpers (issue 6), with one-line errors.
 
-DVC runs as ``python -m dvc`` with the interpreter running proginstruct, so the ``dvc`` of this
-environment (and its plugins, such as ``dvc-s3``) is used even when ``.venv/bin`` is not on ``PATH``.
+DVC itself runs in this process: see :mod:`.dvcops`.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from ..errors import UserError
 
 
 def run(cmd: list[str], cwd: str | os.PathLike, what: str | None = None) -> str:
-    """Run ``cmd`` in ``cwd`` and return its stdout (stripped).
+    """Run ``cmd`` in ``cwd`` and return its stdout without trailing newlines (leading spaces kept:
+    ``git status --porcelain`` starts lines with one).
 
     Raises :class:`UserError` ``"<what> failed in <cwd>: <last stderr line>"`` on a non-zero exit,
     or when the program is not installed.
@@ -29,17 +28,12 @@ def run(cmd: list[str], cwd: str | os.PathLike, what: str | None = None) -> str:
         lines = [ln.strip() for ln in (out.stderr or out.stdout).splitlines() if ln.strip()]
         detail = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "")
         raise UserError(f"{label} failed in {cwd}: {detail or f'exit status {out.returncode}'}")
-    return out.stdout.strip()
+    return out.stdout.rstrip("\n")
 
 
 def git(root: str | os.PathLike, *args: str) -> str:
     """``git <args>`` in ``root``; stdout. Raises :class:`UserError` on failure."""
     return run(["git", *args], root, what=f"git {args[0]}")
-
-
-def dvc(root: str | os.PathLike, *args: str) -> str:
-    """``python -m dvc <args>`` in ``root`` (this environment's DVC); stdout. Raises :class:`UserError`."""
-    return run([sys.executable, "-m", "dvc", *args], root, what=f"dvc {args[0]}")
 
 
 def repo_root(path: str | os.PathLike = ".") -> Path:
