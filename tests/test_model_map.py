@@ -69,7 +69,7 @@ def test_unreachable_endpoint_is_a_one_line_error(tmp_path):
         port = s.getsockname()[1]
     p = write(tmp_path, f'{{"m": {{"base": "http://127.0.0.1:{port}/v1", "api": "k"}}}}')
     llm = {**LLM_DEFAULTS, "model_map": str(p), "cache_path": str(tmp_path / "c.sqlite"), "max_retries": 0,
-           "request_timeout": 5.0}
+           "request_timeout": 5.0, "down_timeout": 0.5}
 
     async def go():
         engine = Engine.from_params(llm)

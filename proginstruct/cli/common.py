@@ -29,8 +29,15 @@ LLM_DEFAULTS: dict[str, Any] = {
     "presence_penalty": 0.0,
     "max_try": 5,
     "num_proc": 512,
-    "max_retries": 6,
+    "max_retries": 10,  # retries of one request after a transport fault (5xx, 429, timeout, bad reply)
     "request_timeout": 600.0,
+    "retry_backoff": 0.5,  # seconds before the first retry after a 5xx / timeout, doubling up to 30
+    "endpoint_failures": 3,  # failures in a row that take an endpoint out (one refused connection does)
+    "endpoint_cooldown": 30.0,  # seconds out, doubling while it keeps failing (at most 8x)
+    "down_timeout": 120.0,  # stop the run when every endpoint of a model has been out this long
+    "model_max_in_flight": 0,  # per-model limits for models whose map entry sets none (0 = none)
+    "model_rpm": 0.0,
+    "model_tpm": 0.0,
     "cache_path": ".llm_cache/replies.sqlite",
     "http_transport": "aiohttp",  # "aiohttp" (cheaper per request) or "httpx" (the openai client's default)
     "window": 0,  # records in flight at once; 0 = 4 * num_proc

@@ -4,9 +4,16 @@ The user's format keeps working::
 
     {"<model name>": {"base": "http://127.0.0.1:10086/v1", "api": "sk-xxx"}}
 
-Backwards-compatible extensions: ``"api_env": "VAR"`` reads the key from an environment variable
-(used when ``api`` is absent or empty). ``"base": "simulator"`` selects the built-in simulated model,
-answered in-process with no socket (``proginstruct.llm.simulator``).
+Backwards-compatible extensions (SPEC 10, issue 7):
+
+- ``"api_env": "VAR"`` reads the key from an environment variable (used when ``api`` is absent or empty);
+- ``"base": ["http://10.0.0.1:10086/v1", "http://10.0.0.2:10086/v1"]``: several endpoints serving the
+  same model; requests spread over them and a failing one is taken out for a while
+  (:mod:`proginstruct.llm.endpoints`);
+- ``"max_in_flight"``, ``"rpm"``, ``"tpm"``: this model's limits (requests in flight, requests per minute,
+  tokens per minute; 0 = none), overriding ``llm.model_max_in_flight`` / ``model_rpm`` / ``model_tpm``;
+- ``"base": "simulator"`` selects the built-in simulated model, answered in-process with no socket
+  (``proginstruct.llm.simulator``).
 """
 
 from __future__ import annotations
@@ -22,18 +29,32 @@ from ..errors import UserError
 SIMULATOR_BASE = "simulator"
 
 
+LIMIT_KEYS = ("max_in_flight", "rpm", "tpm")
+
+
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
-    """One model of the map: ``name`` sent as the request's ``model``, its ``base`` URL and API key."""
+    """One model of the map: ``name`` sent as the request's ``model``, its endpoints' base URLs
+    (``bases``, at least one, no trailing slash), the API key, and its own limits (``None`` = use the
+    ``llm`` params' defaults; ``max_in_flight`` requests, ``rpm`` requests per minute, ``tpm`` tokens per
+    minute, 0 = no limit)."""
 
     name: str
-    base: str
+    bases: tuple[str, ...]
     api_key: str
+    max_in_flight: int | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+
+    @property
+    def base(self) -> str:
+        """The first base URL (the only one in the user's original format)."""
+        return self.bases[0]
 
     @property
     def simulated(self) -> bool:
         """True when this entry is the in-process simulated model, not a real server."""
-        return self.base == SIMULATOR_BASE
+        return self.bases == (SIMULATOR_BASE,)
 
 
 @dataclass(frozen=True)
@@ -65,15 +86,17 @@ class ModelMap:
         entries = []
         for name in sorted(raw):
             spec = raw[name]
-            if not isinstance(spec, dict) or not isinstance(spec.get("base"), str) or not spec["base"]:
-                raise UserError(f'{p}: model "{name}": needs a "base" URL such as "http://127.0.0.1:10086/v1"')
+            bases = _bases(p, name, spec.get("base") if isinstance(spec, dict) else None)
             key = spec.get("api") or ""
             if not key and spec.get("api_env"):
                 key = os.environ.get(spec["api_env"], "")
                 if not key:
                     raise UserError(f'{p}: model "{name}": environment variable {spec["api_env"]} '
                                     "(api_env) is not set; export it or put the key in \"api\"")
-            entries.append(ModelEntry(name, spec["base"].rstrip("/"), key or "EMPTY"))
+            limits = {k: _limit(p, name, k, spec[k]) for k in LIMIT_KEYS if spec.get(k) is not None}
+            if "max_in_flight" in limits:
+                limits["max_in_flight"] = int(limits["max_in_flight"])
+            entries.append(ModelEntry(name, bases, key or "EMPTY", **limits))
         wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
         if wanted:
             names = {e.name for e in entries}
@@ -94,3 +117,23 @@ class ModelMap:
     def simulated(self) -> bool:
         """True when any model of the map is the simulated model."""
         return any(e.simulated for e in self.entries)
+
+
+def _bases(path: Path, name: str, base: object) -> tuple[str, ...]:
+    """The endpoints of one model: ``"base"`` as a URL or a non-empty list of distinct URLs."""
+    urls = [base] if isinstance(base, str) else base
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+        raise UserError(f'{path}: model "{name}": needs a "base" URL such as "http://127.0.0.1:10086/v1" '
+                        '(or a list of them)')
+    out = tuple(u.strip().rstrip("/") for u in urls)
+    if len(set(out)) != len(out):
+        raise UserError(f'{path}: model "{name}": "base" lists the same URL twice; list each endpoint once')
+    if SIMULATOR_BASE in out and len(out) > 1:
+        raise UserError(f'{path}: model "{name}": "base": "simulator" cannot be mixed with server URLs')
+    return out
+
+
+def _limit(path: Path, name: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise UserError(f'{path}: model "{name}": "{key}" must be a number >= 0 (0 = no limit), got {value!r}')
+    return float(value)
