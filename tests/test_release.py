@@ -47,9 +47,12 @@ LOCK = {
                            "outs": [_out("data/final/commit.jsonl", "e" * 32, 1234567),
                                     _out("metrics/collect_commit.json", "f" * 32, 3)]},
         "aiprogrammer": {"cmd": "x", "deps": [_out("my/snippets.json", "1" * 32, 4)],
-                         "outs": [_out("data/final/aiprogrammer.jsonl", "2" * 32, 40)]},
+                         "outs": [_out("data/prepared/aiprogrammer.jsonl", "5" * 32, 40)]},
+        "area@aiprogrammer": {"cmd": "x", "deps": [_out("data/prepared/aiprogrammer.jsonl", "5" * 32, 40)],
+                              "outs": [_out("data/final/aiprogrammer.jsonl", "2" * 32, 40)]},
         "merge": {"cmd": "x", "deps": [_out("data/final/aiprogrammer.jsonl", "2" * 32, 40)],
-                  "outs": [_out("data/dataset.parquet", "3" * 32, 77), _out("data/export", "4" * 32 + ".dir", 88, nfiles=3)]},
+                  "outs": [_out("data/final/merged.jsonl", "6" * 32, 12), _out("data/dataset.parquet", "3" * 32, 77),
+                           _out("data/export", "4" * 32 + ".dir", 88, nfiles=3)]},
     },
 }
 
@@ -62,6 +65,7 @@ def folder(tmp_path: Path) -> Path:
     final.mkdir(parents=True)
     (final / "commit.jsonl").write_bytes(b'{"model": "m-large"}\n\n{"model": "m-small"}\n{"model": "m-large"}\n')
     (final / "aiprogrammer.jsonl").write_bytes(b'{"model": "proginstruct-simulator"}\n')
+    (final / "merged.jsonl").write_bytes(b'{"model": "m-large"}\n' * 4)  # the merged dataset: not a source
     pl.DataFrame({"a": [1, 2, 3, 4]}).write_parquet(tmp_path / "data" / "dataset.parquet")
     (tmp_path / "data" / "export").mkdir()
     (tmp_path / "metrics").mkdir()
@@ -73,7 +77,9 @@ def folder(tmp_path: Path) -> Path:
 
 def test_lock_released_files_are_the_leaves_inputs_skip_code_and_outputs(folder):
     lock = read_lock(folder)
-    assert [e.path for e in lock.released()] == ["data/final/commit.jsonl", "data/dataset.parquet", "data/export"]
+    # data/final/ outputs always (aiprogrammer.jsonl although merge reads it), other outputs when nothing reads them
+    assert [e.path for e in lock.released()] == ["data/final/aiprogrammer.jsonl", "data/final/commit.jsonl",
+                                                 "data/final/merged.jsonl", "data/dataset.parquet", "data/export"]
     assert [e.path for e in lock.inputs()] == ["model_map.json", "my/snippets.json"]
     assert lock.params() == {"collect.commit": {"alpha": 0.9}, "prepare_commit": LOCK["stages"]["prepare_commit"][
         "params"]["params.yaml"]["prepare_commit"], "seed": 3}
@@ -83,10 +89,13 @@ def test_lock_released_files_are_the_leaves_inputs_skip_code_and_outputs(folder)
 
 def test_lock_released_treats_a_folder_dependency_as_consuming_its_files(folder):
     data = yaml.safe_load((folder / "dvc.lock").read_text())
-    data["stages"]["pack"] = {"cmd": "x", "deps": [_out("data/final", "9" * 32 + ".dir", 1, nfiles=2)],
+    data["stages"]["pack"] = {"cmd": "x", "deps": [_out("data/export", "9" * 32 + ".dir", 1, nfiles=2)],
                               "outs": [_out("data/pack.tar", "8" * 32, 1)]}
+    data["stages"]["merge"]["outs"].append(_out("data/export/extra.jsonl", "7" * 32, 1))
     (folder / "dvc.lock").write_text(yaml.safe_dump(data))
-    assert [e.path for e in read_lock(folder).released()] == ["data/dataset.parquet", "data/export", "data/pack.tar"]
+    assert [e.path for e in read_lock(folder).released()] == [
+        "data/final/aiprogrammer.jsonl", "data/final/commit.jsonl", "data/final/merged.jsonl", "data/dataset.parquet",
+        "data/pack.tar"]
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -126,7 +135,7 @@ def test_card_from_the_final_files(folder):
     assert text.startswith("# proginstruct dataset v1.2.3\n") and "2026-02-03: 4 samples from 2 source(s)" in text
     assert "| `data/final/commit.jsonl` | 3 | 1,234,567 B | `" + "e" * 32 + "` |" in text
     assert "| `data/dataset.parquet` | 4 | 77 B |" in text and "| `data/export` | 3 files | 88 B | `" + "4" * 32 + "` |" in text
-    assert "| commit | 3 | 7 | C: 2, H,C: 1 |" in text and "| aiprogrammer | 1 | - | - |" in text
+    assert "| commit | 3 | - | 7 | C: 2, H,C: 1 |" in text and "| aiprogrammer | 1 | - | - | - |" in text
     assert "- `m-large`: 2 samples\n- `m-small`: 1 samples\n- `proginstruct-simulator`: 1 samples" in text
     assert "> **Simulated data.** 1 samples" in text
     assert "Model map at release: `m-large`, `m-small`." in text
@@ -135,25 +144,26 @@ def test_card_from_the_final_files(folder):
     assert "- input: commit dataset files `editpack.jsonl`" in text
     assert "- input: `my/snippets.json` (md5 `" + "1" * 32 + "`)" in text
     assert "collect.commit:\n  alpha: 0.9\n" in text and "seed: 3" in text
-    assert "dvc get <repository-url> data/final/aiprogrammer.jsonl --rev v1.2.3" in text
+    assert "dvc get <repository-url> data/final/merged.jsonl --rev v1.2.3" in text  # the merged dataset first
     assert "The annotated git tag `v1.2.3`" in text
 
 
 def test_card_prefers_the_report_counts_and_marks_an_unreleased_card(folder):
-    (folder / "metrics" / "report.json").write_text(orjson.dumps(
-        {"overall": {"samples": 40}, "sources": {"commit": {"samples": 30}, "submit": {"samples": 10}}}).decode())
+    (folder / "metrics" / "report.json").write_text(orjson.dumps({
+        "commit": {"samples": 30, "languages": 4, "mix": {"C": 60.0, "H,C": 40.0}},
+        "submit": {"samples": 10, "languages": 2}, "overall": {"samples": 40}}).decode())
     facts = gather(folder, date="2026-02-03")
     assert facts.counts_from == "metrics/report.json"
     assert [(s.name, s.samples) for s in facts.sources] == [("aiprogrammer", 1), ("commit", 30), ("submit", 10)]
     text = render(facts)
+    assert "| commit | 30 | 4 | 7 | C: 60.0%, H,C: 40.0% |" in text and "| submit | 10 | 2 | - | - |" in text
     assert "# proginstruct dataset unreleased" in text and "--rev <tag>" in text and "annotated git tag" not in text
     assert "Simulated data" in text
 
 
 @pytest.mark.parametrize(("report", "counts"), [
-    ({"sources": {"a": {"samples": 2}, "b": 3}}, {"a": 2, "b": 3}),
-    ({"by_source": {"a": {"samples": 1}}}, {"a": 1}),
-    ({"sources": ["a"], "per_source": {"x": {"n": 1}}}, {}),
+    ({"a": {"samples": 2}, "b": {"samples": 3, "mix": {}}, "overall": {"samples": 5}}, {"a": 2, "b": 3}),
+    ({"a": {"samples": True}, "b": 3, "c": {"n": 1}, "overall": {"samples": 0}}, {}),
     ({}, {}),
 ])
 def test_report_source_counts_shapes(report, counts):

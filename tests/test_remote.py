@@ -85,7 +85,10 @@ def test_card_at_the_tag_names_files_counts_models_params_and_licenses(shared):
     assert card.startswith("# proginstruct dataset v0.1.0\n")
     assert "2026-01-02" in card and shared.r1.parent[:12] in card
     assert f"| `data/export` | 2 files | {export['size']:,} B | `{export['md5'].removesuffix('.dir')}` |" in card
-    assert "| commit | 3 | 3 | C: 3 |" in card and "| **total** | **6** |" in card
+    assert "| commit | 3 | - | 3 | C: 3 |" in card and "| **total** | **6** |" in card
+    final = {o["path"]: o for o in lock["stages"]["final@commit"]["outs"]}["data/final/commit.jsonl"]
+    assert f"| `data/final/commit.jsonl` | 3 | {final['size']:,} B | `{final['md5']}` |" in card
+    assert "data/prepared" not in card.split("## Samples")[0]  # intermediate outputs are not released
     assert "- `tiny-coder`: 4 samples\n- `proginstruct-simulator`: 2 samples" in card
     assert "> **Simulated data.** 2 samples" in card
     assert "make:\n  n: 3\nseed: 7" in card
@@ -149,6 +152,10 @@ def test_s3_compatible_remote_roundtrip_byte_for_byte(shared, s3, monkeypatch):
     assert "remote 's3' -> s3://proginstruct-test/datasets/proginstruct" in res.output
     run(clone, "dvc", "pull", "-q")  # the clone's default is now s3
     assert outputs(clone) == shared.v2
+    # dvc get through a git URL, naming the S3 storage (as the README shows)
+    run(shared.base, "dvc", "get", shared.proj.as_uri(), "data/final/submit.jsonl", "--rev", "v0.2.0",
+        "-o", "from_s3.jsonl", "--remote", "s3", "--remote-config", f"url={url}", f"endpointurl={s3.endpoint}")
+    assert (shared.base / "from_s3.jsonl").read_bytes() == shared.v2["data/final/submit.jsonl"]
     assert not _storage_files(clone / ".dvc" / "cache") - {
         p.relative_to(shared.proj / ".dvc" / "cache").as_posix() for p in (shared.proj / ".dvc" / "cache").rglob("*")
         if p.is_file()}

@@ -1,10 +1,11 @@
 """The dataset card of a release (issue 6): ``data/final/README.md``, a Markdown page for people.
 
-It says what a tag holds and where it came from: the released files (the DAG's leaves pinned by
-``dvc.lock``: path, records, bytes, md5), samples per source (from ``metrics/report.json`` when the report
-stage made one, else counted in ``data/final/<source>.jsonl`` with inputs and sample types from
-``metrics/collect_<source>.json``), the models that wrote the samples, the parameter values the lock
-recorded, each source's inputs with a license note, and how to get the data with DVC.
+It says what a tag holds and where it came from: the released files (everything ``dvc.lock`` pins under
+``data/final/`` plus the DAG's other leaves such as exports and reports: path, records, bytes, md5),
+samples per source (the figures of ``metrics/report.json`` when the report stage wrote it, else the lines
+of ``data/final/<source>.jsonl``; records read from ``metrics/collect_<source>.json``), the models that
+wrote the samples, the parameter values the lock recorded, each source's inputs with a license note, and
+how to get the data with DVC.
 
 :func:`gather` reads a project into :class:`CardFacts`; :func:`render` is a pure function of those facts;
 :func:`write_card` does both and writes the file atomically. Secrets never reach the card: of
@@ -26,8 +27,8 @@ import yaml
 from ..errors import UserError
 from ..records import atomic_write_bytes
 from .counts import count_records, model_counts
-from .lock import Entry, read_lock
-from .report import read_report, source_counts
+from .lock import Entry, Lock, read_lock
+from .report import read_report, source_figures
 from .tools import git
 
 CARD_PATH = "data/final/README.md"
@@ -40,17 +41,21 @@ SHIPPED_INPUTS = ("data/samples/",)
 
 @dataclass
 class SourceFacts:
-    """One source of the release: ``name`` (``commit``, ``aiprogrammer``, ``submit`` ...), ``samples`` in
-    its final file, that ``file`` (relative path or ``None``), the ``inputs`` its stages read (lock entries),
-    ``extra_inputs`` described in words (a git repository, dataset files from params), ``metrics`` (a few
-    counters: ``inputs``, ``sample_types``) and the ``license`` note."""
+    """One source of the release: ``name`` (``commit``, ``aiprogrammer``, ``submit`` ...), its ``samples``
+    (the report's count, else the lines of its final file), that ``file`` (relative path or ``None``), the
+    ``inputs`` its stages read (lock entries), ``extra_inputs`` described in words (a git repository,
+    dataset files from params), ``inputs_read`` (records its collect stage read, from its metrics),
+    ``languages`` (from the report), ``types`` (sample type -> share like ``"47.83%"`` from the report,
+    else -> count from the collect metrics) and the ``license`` note."""
 
     name: str
     samples: int
     file: str | None = None
     inputs: list[Entry] = field(default_factory=list)
     extra_inputs: list[str] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    inputs_read: int | None = None
+    languages: int | None = None
+    types: dict[str, Any] = field(default_factory=dict)
     license: str = ""
 
 
@@ -123,6 +128,15 @@ def license_note(source: str, inputs: list[Entry], params: dict[str, Any]) -> st
     return "Inputs supplied by the user: their license applies to the samples made from them."
 
 
+def source_files(root: Path, lock: Lock) -> list[Path]:
+    """The per-source sample files: ``data/final/<source>.jsonl`` made by a ``foreach`` stage ``<name>@<source>``
+    (so the merged dataset in the same folder is not taken for a source). Without such stages, every
+    ``data/final/*.jsonl``."""
+    per_source = {name.split("@", 1)[1] for name in lock.stages if "@" in name}
+    files = sorted((root / FINAL_DIR).glob("*.jsonl"))
+    return [p for p in files if p.stem in per_source] if per_source else files
+
+
 def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = None) -> CardFacts:
     """Read a project (``dvc.lock``, released files, metrics, the report, the model map's names) into facts.
 
@@ -134,16 +148,15 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
     params = lock.params()
     files = [(e, count_records(root / e.path)) for e in sorted(lock.released(), key=lambda e: e.path)]
     report = read_report(root)
-    from_report = source_counts(report) if report is not None else {}
-    finals = sorted((root / FINAL_DIR).glob("*.jsonl"))
-    names = sorted({p.stem for p in finals} | set(from_report))
+    figures = source_figures(report) if report is not None else {}
+    finals = source_files(root, lock)
+    names = sorted({p.stem for p in finals} | set(figures))
     sources = []
     for name in names:
         stages = [s for s in lock.stages if name in s.split("@")[-1].split("_")]
         final = root / FINAL_DIR / f"{name}.jsonl"
-        samples = from_report.get(name)
-        if samples is None:
-            samples = count_records(final) if final.exists() else 0
+        fig = figures.get(name) or {}
+        samples = fig["samples"] if fig else (count_records(final) if final.exists() else 0)
         inputs = lock.inputs(stages)
         extra = []
         if name == "commit":
@@ -152,10 +165,12 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
             if pc.get("input_paths"):
                 extra.append(f"commit dataset files `{pc['input_paths']}`")
         collect = _metrics(root, f"collect_{name}")
+        mix = fig.get("mix") if isinstance(fig.get("mix"), dict) else None
         sources.append(SourceFacts(
             name=name, samples=int(samples), file=f"{FINAL_DIR}/{name}.jsonl" if final.exists() else None,
-            inputs=inputs, extra_inputs=extra,
-            metrics={k: collect[k] for k in ("inputs", "sample_types") if k in collect},
+            inputs=inputs, extra_inputs=extra, inputs_read=collect.get("inputs"),
+            languages=fig.get("languages"),
+            types={k: f"{v}%" for k, v in mix.items()} if mix else dict(collect.get("sample_types") or {}),
             license=license_note(name, inputs, params),
         ))
     try:
@@ -165,8 +180,12 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
     return CardFacts(
         tag=tag, date=date or dt.datetime.now(dt.UTC).date().isoformat(), commit=commit,
         files=files, sources=sources, models=model_counts(finals), model_map=_model_names(root, params),
-        params=params, counts_from="metrics/report.json" if from_report else "the final files",
+        params=params, counts_from="metrics/report.json" if figures else "the final files",
     )
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def _size(n: int | None) -> str:
@@ -179,7 +198,10 @@ def render(f: CardFacts) -> str:
     tag = f.tag
     released = tag.startswith("v")
     rev = tag if released else "<tag>"
-    example = next((s.file for s in f.sources if s.file), f.files[0][0].path if f.files else "data/final")
+    source_paths = {s.file for s in f.sources}
+    merged = [e.path for e, _ in f.files if e.path.startswith(f"{FINAL_DIR}/") and e.path.endswith(".jsonl")
+              and e.path not in source_paths]
+    example = (merged or [s.file for s in f.sources if s.file] or [e.path for e, _ in f.files] or [FINAL_DIR])[0]
     out = [f"# proginstruct dataset {tag}", ""]
     intro = (f"Code-editing training samples made by the Programming-Instruct recipe (CursorCore), {f.date}:"
              f" {f.total} samples from {len(f.sources)} source(s), made at recipe commit `{f.commit[:12]}` whose"
@@ -201,11 +223,13 @@ def render(f: CardFacts) -> str:
         count = f"{n}" if n is not None else (f"{e.nfiles} files" if e.nfiles is not None else "-")
         out.append(f"| `{e.path}` | {count} | {_size(e.size)} | `{e.md5.removesuffix('.dir')}` |")
     out += ["", f"## Samples by source ({f.counts_from})", "",
-            "| source | samples | inputs read | sample types |", "|---|---:|---:|---|"]
+            "| source | samples | languages | inputs read | sample types |", "|---|---:|---:|---:|---|"]
     for s in f.sources:
-        types = ", ".join(f"{k}: {v}" for k, v in sorted((s.metrics.get("sample_types") or {}).items()))
-        out.append(f"| {s.name} | {s.samples} | {s.metrics.get('inputs', '-')} | {types or '-'} |")
-    out += [f"| **total** | **{f.total}** | | |", "", "## Models", ""]
+        types = ", ".join(f"{k}: {v}" for k, v in sorted(s.types.items()))
+        out.append(f"| {s.name} | {s.samples} | {_or_dash(s.languages)} | {_or_dash(s.inputs_read)} | {types or '-'} |")
+    out += [f"| **total** | **{f.total}** | | | |", "", "## Models", ""]
+    out.append("Samples per model in the per-source files:")
+    out.append("")
     for model, n in sorted(f.models.items(), key=lambda kv: (-kv[1], kv[0])):
         out.append(f"- `{model}`: {n} samples")
     if not f.models:

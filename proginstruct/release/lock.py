@@ -21,6 +21,7 @@ LOCK = "dvc.lock"
 # deps that are code, not data: excluded from a card's inputs
 CODE_PREFIXES = ("proginstruct/", "stages/")
 METRICS_PREFIX = "metrics/"
+FINAL_PREFIX = "data/final/"
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,15 @@ class Lock:
         names = [stage] if stage else list(self.stages)
         return [_entry(d, n) for n in names for d in self.stages.get(n, {}).get("deps") or []]
 
-    def released(self) -> list[Entry]:
-        """The released data: outputs no stage depends on (the DAG's leaves), except ``metrics/`` files.
-
-        An output counts as consumed when a dependency names it or a folder containing it.
-        """
+    def released(self, final_prefix: str = FINAL_PREFIX) -> list[Entry]:
+        """The released data: every output under ``final_prefix`` (``data/final/``: per-source samples, the
+        merged dataset) and every other output no stage depends on (the DAG's leaves: exports, reports),
+        except ``metrics/`` files. An output counts as consumed when a dependency names it or a folder
+        containing it; intermediate outputs (``data/prepared/``, ``data/collected/``) are consumed."""
         consumed = {d.path.rstrip("/") for d in self.deps()}
         return [o for o in self.outs() if not o.path.startswith(METRICS_PREFIX)
-                and not any(o.path == c or o.path.startswith(c + "/") for c in consumed)]
+                and (o.path.startswith(final_prefix)
+                     or not any(o.path == c or o.path.startswith(c + "/") for c in consumed))]
 
     def inputs(self, stages: list[str] | None = None) -> list[Entry]:
         """Data the recipe reads but does not make: dependencies of ``stages`` (default all) that are

@@ -1,8 +1,8 @@
-"""Reading the dataset report's counts for the card (issue 6).
+"""Reading the dataset report's figures for the card (issue 6).
 
-The report stage (issue 5) writes ``metrics/report.json`` with per-source summaries. The card only needs
-samples per source; this module finds them and tolerates the report being absent or shaped otherwise
-(the card then counts the final files itself).
+The report stage (issue 5) writes ``metrics/report.json``: one entry per source and ``"overall"``, each
+with ``samples``, ``languages``, ``mix`` (sample-type shares in %) and more. The card takes the per-source
+figures from it; when the report is absent (or shaped otherwise) the card counts the final files itself.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 import orjson
 
 REPORT = "metrics/report.json"
-# where a per-source mapping may live in the report, first match wins
-SOURCE_KEYS = ("sources", "by_source", "per_source")
+OVERALL = "overall"
 
 
 def read_report(root: str | os.PathLike) -> dict[str, Any] | None:
@@ -28,19 +27,14 @@ def read_report(root: str | os.PathLike) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def source_figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{source: figures}`` for every top-level entry but ``"overall"`` whose ``samples`` is an integer;
+    ``{}`` when there is none."""
+    return {str(name): value for name, value in report.items()
+            if name != OVERALL and isinstance(value, dict) and isinstance(value.get("samples"), int)
+            and not isinstance(value.get("samples"), bool)}
+
+
 def source_counts(report: dict[str, Any]) -> dict[str, int]:
-    """``{source: samples}`` from a report: the first of :data:`SOURCE_KEYS` holding
-    ``{source: {"samples": int, ...}}`` (or ``{source: int}``); ``{}`` when there is none."""
-    for key in SOURCE_KEYS:
-        node = report.get(key)
-        if not isinstance(node, dict):
-            continue
-        counts = {}
-        for name, value in node.items():
-            if isinstance(value, dict) and isinstance(value.get("samples"), int):
-                counts[str(name)] = value["samples"]
-            elif isinstance(value, int) and not isinstance(value, bool):
-                counts[str(name)] = value
-        if counts:
-            return counts
-    return {}
+    """``{source: samples}`` from :func:`source_figures`."""
+    return {name: fig["samples"] for name, fig in source_figures(report).items()}
