@@ -45,8 +45,8 @@ def record_id(record: Any) -> str:
 def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, record)`` from a ``.json`` list, ``.jsonl`` or ``.parquet`` file (0-based index).
 
-    ``.jsonl`` is streamed line by line (blank lines skipped but counted in the index); ``.parquet``
-    is streamed in batches; with ``column`` each parquet row yields only that column's value.
+    ``.jsonl`` is streamed line by line (blank lines skipped but counted in the index), a ``.json`` list
+    item by item (ijson), ``.parquet`` in batches; with ``column`` each parquet row yields only that column's value.
     Raises :class:`UserError` naming the file (and line) when it is missing or not valid JSON.
     """
     p = Path(path)
@@ -63,13 +63,7 @@ def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator
                 except orjson.JSONDecodeError as e:
                     raise UserError(f"{p}: line {i + 1} is not valid JSON ({e}); fix or remove that line") from None
     elif suffix == ".json":
-        try:
-            data = orjson.loads(p.read_bytes())
-        except orjson.JSONDecodeError as e:
-            raise UserError(f"{p}: not valid JSON ({e}); expected a JSON list of records") from None
-        if not isinstance(data, list):
-            raise UserError(f"{p}: expected a JSON list of records, got {type(data).__name__}")
-        yield from enumerate(data)
+        yield from enumerate(_stream_json_list(p))
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -81,6 +75,23 @@ def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator
                 i += 1
     else:
         raise UserError(f"{p}: unsupported input format '{suffix}'; use .json, .jsonl or .parquet")
+
+
+def _stream_json_list(p: Path) -> Iterator[Any]:
+    """The items of a JSON list file, parsed incrementally (ijson's C backend): memory stays at one
+    record however long the list is. Raises :class:`UserError` naming the file for anything else."""
+    import ijson
+
+    with p.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head.startswith(b"["):
+            what = "nothing" if not head else ("an object" if head.startswith(b"{") else "not a list")
+            raise UserError(f"{p}: expected a JSON list of records, got {what}; write the records as [{{...}}, ...]")
+        fh.seek(0)
+        try:
+            yield from ijson.items(fh, "item", use_float=True)
+        except ijson.JSONError as e:
+            raise UserError(f"{p}: not valid JSON ({e}); expected a JSON list of records") from None
 
 
 def file_sha256(path: str | os.PathLike) -> str:
