@@ -388,3 +388,14 @@ def test_mix_summary_counts_every_type():
     assert mix["C"] == {"samples": 2, "share": 50.0, "loc": {"none": 1, "cursor": 1, "range": 0}}
     assert mix["H,C"]["samples"] == 0 and mix["H,C"]["share"] == 0.0
     assert mix_summary([], [])["C"]["share"] == 0.0
+
+
+def test_empty_input_is_an_error_and_leaves_no_output(tmp_path):
+    from proginstruct.area.stage import run_area
+    from proginstruct.errors import UserError
+
+    inp, out = tmp_path / "empty.json", tmp_path / "out.json"
+    inp.write_text("[]")
+    with pytest.raises(UserError, match="no samples to locate"):
+        run_area(inp, out, AreaParams(), seed=1)
+    assert not out.exists() and list(tmp_path.iterdir()) == [inp]

@@ -77,3 +77,15 @@ def test_sample_type():
     base = {"history": [], "user": ""}
     assert sample_type(base) == "C"
     assert sample_type({"history": [1], "user": "do"}) == "H,C,U"
+
+
+def test_collect_params_are_validated():
+    import pytest
+
+    from proginstruct.collection.sample import CollectParams
+    from proginstruct.errors import UserError
+
+    for bad in ({"limit_one_block_prob": 2.0}, {"use_user_prob": -1}, {"alpha": -3}, {"max_per_sample": 0}):
+        with pytest.raises(UserError):
+            CollectParams(**bad)
+    assert CollectParams(alpha=0.9).alpha == 0.9

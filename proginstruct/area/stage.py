@@ -94,7 +94,8 @@ def run_area(
     Input and output are ``.json`` lists or ``.jsonl`` files (by suffix). Each sample's location comes
     from ``derive_rng(seed, "area", sample_id(sample))``, so it does not depend on file order; an
     existing ``loc`` is replaced. The output is written atomically: on a bad sample
-    (:class:`BadRecord`, naming file and index) no output file is left behind.
+    (:class:`BadRecord`, naming file and index) or an input without samples (:class:`UserError`) no
+    output file is left behind.
 
     Returns counters ``samples``, ``loc.none`` / ``loc.cursor`` / ``loc.range``, ``no_change``
     (``next.code == current.code``) and ``replaced_loc``. With ``metrics_path`` also writes the metrics
@@ -120,6 +121,9 @@ def run_area(
             types.append(sample_type(sample))
             kinds.append(kind)
             yield {**sample, "loc": loc}
+        if not stats["samples"]:  # raised inside the atomic write: no output file is left behind
+            raise UserError(f"{input_path}: no samples to locate; the collection stage produced none "
+                            "(see its metrics: skipped.*) or the file is empty")
 
     suffix = Path(output_path).suffix.lower()
     if suffix not in (".json", ".jsonl"):

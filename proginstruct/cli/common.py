@@ -90,7 +90,7 @@ def param_options(defaults: Mapping[str, Any]) -> Callable:
             else:
                 typ = click.STRING
             f = click.option(f"--{name}", name, type=typ, default=None, show_default=False,
-                             help=f"overrides params.yaml (default {value!r})")(f)
+                             help=f"overrides params.yaml (SPEC default {value!r})")(f)
         return f
 
     return deco
