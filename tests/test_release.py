@@ -23,6 +23,7 @@ from proginstruct.release.lock import Entry, read_lock
 from proginstruct.release.publish import check_card_path, release, tag_message
 from proginstruct.release.remotes import s3_url
 from proginstruct.release.report import source_counts
+from proginstruct.release.tools import repo_root
 
 from .releaseproject import build, isolated_env, run
 
@@ -189,6 +190,15 @@ def test_tag_message_and_s3_url():
     for bad in ("s3://my-bucket", "b", "My_Bucket", "bucket/path", ""):
         with pytest.raises(UserError, match="not a bucket name"):
             s3_url(bad)
+
+
+def test_repo_root_needs_git_and_dvc(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    with pytest.raises(UserError, match="not inside a git repository; run this from the recipe's clone"):
+        repo_root(tmp_path)
+    run(tmp_path, "git", "init", "-q")
+    with pytest.raises(UserError, match=r"not a DVC project \(no .dvc folder\)"):
+        repo_root(tmp_path)
 
 
 # ---- the release checks, on a real (tiny) git + DVC project --------------------------------------------------

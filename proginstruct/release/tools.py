@@ -26,7 +26,7 @@ def run(cmd: list[str], cwd: str | os.PathLike, what: str | None = None) -> str:
         raise UserError(f"{label}: '{cmd[0]}' is not installed; install it and retry") from None
     if out.returncode != 0:
         lines = [ln.strip() for ln in (out.stderr or out.stdout).splitlines() if ln.strip()]
-        detail = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "")
+        detail = lines[-1] if lines else ""
         raise UserError(f"{label} failed in {cwd}: {detail or f'exit status {out.returncode}'}")
     return out.stdout.rstrip("\n")
 
