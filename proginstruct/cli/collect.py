@@ -21,7 +21,8 @@ from .common import (
 
 ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
                    "tokens.prompt", "tokens.completion")
-COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip"}
+COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip",
+                    "shard": ""}  # "k/n": this machine's part of the input (issue 7), "" = all
 
 
 @click.command(name="collect")
@@ -37,22 +38,27 @@ COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectPara
 def command(data_type: str, input_path: str, output_path: str, metrics_path: str, seed: int | None,
             params_path: str, **flags: object) -> None:
     """Collect samples from prepared records (SPEC 6): params from params.yaml sections
-    ``collect.<data_type>`` and ``llm``, overridden by flags."""
+    ``collect.<data_type>`` (keys directly under ``collect``, such as ``shard``, apply to every source)
+    and ``llm``, overridden by flags. ``--shard k/n`` collects part k of n of the input (merge the parts
+    with ``proginstruct merge-shards``)."""
     from ..collection.collect import run_collection
 
-    cp = resolve(COLLECT_DEFAULTS, load_params(params_path, f"collect.{data_type}"), flags)
+    section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
+    cp = resolve(COLLECT_DEFAULTS, section, flags)
     lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
     on_bad = str(cp.pop("on_bad_record"))
+    shard = str(cp.pop("shard") or "")
     params = CollectParams(**cp)
     t0 = time.monotonic()
     stats = run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
-                           seed=load_seed(params_path, seed), on_bad_record=on_bad)
+                           seed=load_seed(params_path, seed), on_bad_record=on_bad, shard=shard)
     elapsed = time.monotonic() - t0
     for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
         stats.setdefault(key, 0)
     metrics = stats.nested()
     metrics["seconds"] = round(elapsed, 3)
     write_metrics(metrics_path, metrics)
-    click.echo(f"collect {data_type}: {stats['inputs']} records -> {stats['samples']} samples "
+    part = f" (shard {shard})" if shard else ""
+    click.echo(f"collect {data_type}{part}: {stats['inputs']} records -> {stats['samples']} samples "
                f"({stats['requests.sent']} requests sent, {stats['requests.cache_hits']} cache hits, "
                f"{stats['no_change_samples']} no-change) in {elapsed:.1f}s -> {output_path}", err=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRecord, UserError
-from ..llm.engine import Engine
+from ..llm.engine import SAMPLING_KEYS, Engine
+from ..llm.model_map import ModelMap
 from ..llm.runner import run_ordered
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
@@ -19,6 +20,11 @@ from ..seeding import derive_rng
 from ..stats import Stats
 from .sample import CollectParams, build_sample, draw_indices
 from .series import DATA_TYPES, check_record, code_series
+from .shards import in_shard, parse_shard
+
+# llm params that change the samples (a checkpoint made with other values is discarded); endpoints,
+# limits, retries, timeouts and concurrency do not, so a run can resume with more servers or other limits
+OUTPUT_LLM_KEYS = (*SAMPLING_KEYS, "max_try")
 
 
 @dataclass(frozen=True)
@@ -50,27 +56,31 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
 
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
                    llm_params: dict[str, Any], seed: int, on_bad_record: str = "skip",
-                   roles: Roles | None = None) -> Stats:
+                   roles: Roles | None = None, shard: str = "") -> Stats:
     """Collect samples from ``input_path`` into ``output_path`` (``.jsonl`` streamed, ``.json`` a list).
 
-    Resumes an interrupted run with the same inputs and params; an output appears only when complete.
-    Raises :class:`UserError` for an unknown data type, a missing/empty input, a bad record under
-    ``on_bad_record: fail``, or a model-map / server problem.
+    Inputs are streamed (``.jsonl`` by line, ``.json`` lists item by item), never loaded whole.
+    ``shard`` ``"k/n"`` keeps only the records of part k of n (:mod:`~proginstruct.collection.shards`).
+    Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
+    concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
+    type, a bad shard, a missing/empty input, a bad record under ``on_bad_record: fail``, or a
+    model-map / server problem.
     """
     if data_type not in DATA_TYPES:
         raise UserError(f"unknown --data_type {data_type!r}; use one of {', '.join(DATA_TYPES)}")
     if on_bad_record not in ("skip", "fail"):
         raise UserError(f"on_bad_record must be 'skip' or 'fail', got {on_bad_record!r}")
+    part = parse_shard(shard)
     inp = Path(input_path)
-    records = list(read_records(inp)) if inp.suffix.lower() == ".json" else None
-    total = len(records) if records is not None else _count_lines(inp)
-    if total == 0:
+    if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
+    total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
     roles = roles or Roles.default()
+    models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({
         "input": file_sha256(inp), "type": data_type, "params": asdict(params), "seed": seed,
-        "model_map": file_sha256(llm_params["model_map"]) if Path(llm_params["model_map"]).exists() else "",
-        "llm": {k: v for k, v in llm_params.items() if k not in ("num_proc", "window", "cache_path")},
+        "models": [e.name for e in models.entries], "shard": list(part) if part else None,
+        "llm": {k: llm_params[k] for k in OUTPUT_LLM_KEYS if k in llm_params},
     })).hexdigest()
     bad = Stats()
 
@@ -87,10 +97,13 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
                 return [], {"inputs": 1, "bad_records": 1}
             return await collect_record(engine, roles, data_type, rec, record_id(rec), seed=seed, params=params)
 
+        items = read_records(inp)
+        if part is not None:
+            items = ((i, r) for i, r in items if in_shard(record_id(r), part))
         try:
-            items = iter(records) if records is not None else read_records(inp)
-            return await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                     total=total, desc=f"collect {data_type}")
+            stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
+                                      total=total, desc=f"collect {data_type}")
+            return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()
 
