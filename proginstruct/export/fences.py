@@ -27,17 +27,18 @@ def fence_marker(lines: list[str]) -> str:
 
 def fence_lines(lines: list[str], lang: str = "") -> str:
     """Fence a list of lines (possibly empty); ``lang`` lower-cased, omitted when empty."""
-    marker = fence_marker(lines)
     body = "".join(line + "\n" for line in lines)
+    marker = fence_marker(lines) if "```" in body else "```"
     return f"{marker}{lang.lower()}\n{body}{marker}"
 
 
 def fence_code(code: str, lang: str = "", numbered: bool = False) -> str:
     """Fence ``code`` (SPEC 2); with ``numbered`` each line becomes ``"{n} {line}"`` counting from 1."""
-    lines = split_lines(code)
     if numbered:
-        lines = [f"{i} {line}" for i, line in enumerate(lines, 1)]
-    return fence_lines(lines, lang)
+        return fence_lines([f"{i} {line}" for i, line in enumerate(split_lines(code), 1)], lang)
+    if "```" not in code:  # the common case: SPEC 2's fence as is
+        return f"```{lang.lower()}\n{code}\n```"
+    return fence_lines(split_lines(code), lang)
 
 
 def read_fence(lines: list[str], i: int) -> tuple[str, list[str], int]:
