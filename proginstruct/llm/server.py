@@ -12,7 +12,9 @@ Faults are drawn per chat-completions request, in arrival order, from one ``rand
 when ``u < fail_500``, else ``http_429`` (with a ``Retry-After`` header) when ``u < fail_500 + fail_429``,
 else ``timeout`` (sleep ``timeout_sleep`` seconds, then answer) within ``fail_timeout`` more, else
 ``malformed`` (a 200 reply whose content breaks the role's protocol) within ``malformed`` more, else
-``ok``. Every request first sleeps ``latency`` seconds. Everything runs on one event loop; per-request
+``ok``. Every request first sleeps ``latency`` seconds. With ``hold_after`` N > 0, the first N
+chat-completions requests are answered and later ones wait until the server stops (to freeze a client
+mid-run, for crash tests). Everything runs on one event loop; per-request
 work is a body hash and the simulator's sub-millisecond reply, so 512+ concurrent requests are fine.
 """
 
@@ -61,6 +63,7 @@ class ServerOptions:
     timeout_sleep: float = 30.0
     malformed: float = 0.0
     fault_seed: int = 0
+    hold_after: int = 0
 
     def __post_init__(self) -> None:
         rates = {"fail_500": self.fail_500, "fail_429": self.fail_429, "fail_timeout": self.fail_timeout,
@@ -70,6 +73,8 @@ class ServerOptions:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {rate}")
         if sum(float(r) for r in rates.values()) > 1.0 + 1e-9:
             raise ValueError(f"fault rates must sum to at most 1, got {sum(rates.values())}")
+        if int(self.hold_after) < 0:
+            raise ValueError(f"hold_after must be >= 0, got {self.hold_after}")
         for name in ("latency", "timeout_sleep"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
@@ -100,14 +105,19 @@ class ServerState:
         self.outcomes: Counter[str] = Counter({o: 0 for o in OUTCOMES})
         self.roles: Counter[str] = Counter()
         self.bodies: Counter[str] = Counter()
+        self.replied_bodies: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.admitted = 0  # requests let through (hold_after)
+        self.held = 0
 
     def snapshot(self, bodies: bool = False) -> dict[str, Any]:
         """The ``/stats`` JSON: ``requests`` (chat completions received), ``by_outcome`` (every
         :data:`OUTCOMES` name), ``by_role``, ``bodies`` (``distinct``, ``repeated``: hashes received more
         than once, ``max_repeats``; with ``bodies=True`` also ``counts``: SHA-256 of the raw body -> times
-        received), ``in_flight``, ``max_in_flight`` and the server ``options``."""
+        received, and ``replied``: body hash -> times a 200 reply was returned for it), ``replied`` (200
+        replies returned), ``held`` (requests waiting because of ``hold_after``), ``in_flight``,
+        ``max_in_flight`` and the server ``options``."""
         body_stats: dict[str, Any] = {
             "distinct": len(self.bodies),
             "repeated": sum(1 for c in self.bodies.values() if c > 1),
@@ -115,9 +125,10 @@ class ServerState:
         }
         if bodies:
             body_stats["counts"] = dict(self.bodies)
+            body_stats["replied"] = dict(self.replied_bodies)
         return {"requests": self.requests, "by_outcome": dict(self.outcomes), "by_role": dict(self.roles),
-                "bodies": body_stats, "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
-                "options": asdict(self.options)}
+                "bodies": body_stats, "replied": sum(self.replied_bodies.values()), "held": self.held,
+                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "options": asdict(self.options)}
 
 
 STATE = web.AppKey("state", ServerState)
@@ -133,7 +144,13 @@ async def _chat_completions(request: web.Request) -> web.Response:
     opts = state.options
     raw = await request.read()
     state.requests += 1
-    state.bodies[hashlib.sha256(raw).hexdigest()] += 1
+    digest = hashlib.sha256(raw).hexdigest()
+    state.bodies[digest] += 1
+    if opts.hold_after:
+        if state.admitted >= opts.hold_after:
+            state.held += 1
+            await asyncio.Event().wait()  # until the server stops
+        state.admitted += 1
     fault = opts.draw(state.rng)
     state.in_flight += 1
     state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -165,6 +182,7 @@ async def _chat_completions(request: web.Request) -> web.Response:
             return _json(501, error_body(str(err), "not_implemented"))
         if fault != "timeout":
             state.outcomes[fault] += 1
+        state.replied_bodies[digest] += 1
         return _json(200, payload)
     finally:
         state.in_flight -= 1
