@@ -6,6 +6,7 @@ tiny git + DVC project built once for the module (see :mod:`tests.releaseproject
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import orjson
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from proginstruct.cli.release import card as card_command
 from proginstruct.cli.release import release as release_command
 from proginstruct.errors import UserError
-from proginstruct.release.card import gather, license_note, render
+from proginstruct.release.card import gather, license_note, project_license, render
 from proginstruct.release.counts import count_records, model_counts
 from proginstruct.release.lock import Entry, read_lock
 from proginstruct.release.publish import check_card_path, release, tag_message
@@ -25,7 +26,7 @@ from proginstruct.release.remotes import s3_url
 from proginstruct.release.report import source_counts
 from proginstruct.release.tools import repo_root
 
-from .releaseproject import build, isolated_env, run
+from .releaseproject import ROOT, build, isolated_env, run
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -171,15 +172,20 @@ def test_report_source_counts_shapes(report, counts):
     assert source_counts(report) == counts
 
 
-def test_license_notes():
+def test_license_notes_and_the_project_license(tmp_path):
     shipped = [Entry("data/samples/snippets.json", "1", 1, None, "s"), Entry("model_map.json", "2", 1, None, "s")]
     mine = [Entry("corpus/snips.json", "1", 1, None, "s")]
-    assert "this repository (proginstruct, Apache-2.0)" in license_note("commit", [], {"prepare_commit": {"repo": "."}})
-    other = license_note("commit", [], {"prepare_commit": {"repo": "/x", "input_paths": "a.jsonl"}})
-    assert "`/x`" in other and "CommitPackFT" in other
-    assert "written for this project (Apache-2.0)" in license_note("aiprogrammer", shipped, {})
+    note = license_note("commit", [], {"prepare_commit": {"repo": "."}}, "MIT")
+    assert note == "Code mined from this repository (proginstruct, MIT)."
+    other = license_note("commit", [], {"prepare_commit": {"repo": "/x", "input_paths": "a.jsonl"}}, "MIT")
+    assert "`/x`" in other and "CommitPackFT" in other and "MIT" not in other
+    assert "written for this project (MIT)" in license_note("aiprogrammer", shipped, {}, "MIT")
     assert "Inputs supplied by the user" in license_note("aiprogrammer", mine, {})
     assert "Project CodeNet" in license_note("submit", [Entry("codenet", "1.dir", 1, 1, "p")], {})
+    assert project_license(tmp_path) == "see LICENSE"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nlicense = { text = "BSD-3-Clause" }\n')
+    assert project_license(tmp_path) == "BSD-3-Clause"
+    assert project_license(ROOT) == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
 
 
 def test_tag_message_and_s3_url():

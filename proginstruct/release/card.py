@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,6 @@ from .tools import git
 CARD_PATH = "data/final/README.md"
 FINAL_DIR = "data/final"
 SIMULATOR_MODEL = "proginstruct-simulator"
-PROJECT_LICENSE = "Apache-2.0"
 # the inputs shipped with the recipe (written for this project, under its license)
 SHIPPED_INPUTS = ("data/samples/",)
 
@@ -101,19 +101,33 @@ def _metrics(root: Path, name: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def project_license(root: str | os.PathLike) -> str:
+    """The recipe's own license: ``project.license`` of ``<root>/pyproject.toml`` (an SPDX string or the
+    older ``{text = ...}`` table), else ``"see LICENSE"``."""
+    try:
+        project = tomllib.loads((Path(root) / "pyproject.toml").read_text("utf-8")).get("project") or {}
+    except (OSError, tomllib.TOMLDecodeError):
+        return "see LICENSE"
+    value = project.get("license")
+    if isinstance(value, dict):
+        value = value.get("text")
+    return str(value) if value else "see LICENSE"
+
+
 def _is_shipped(path: str) -> bool:
     return path.startswith(SHIPPED_INPUTS)
 
 
-def license_note(source: str, inputs: list[Entry], params: dict[str, Any]) -> str:
-    """The license note for one source's inputs (issue 6): shipped samples are the project's own
-    (``Apache-2.0``); anything else keeps the license of where it came from, named when known."""
+def license_note(source: str, inputs: list[Entry], params: dict[str, Any], own: str = "see LICENSE") -> str:
+    """The license note for one source's inputs (issue 6): shipped samples and this repository's code are
+    under the recipe's license ``own`` (:func:`project_license`); anything else keeps the license of where
+    it came from, named when known."""
     data = [e for e in inputs if e.path != "model_map.json"]
     shipped = bool(data) and all(_is_shipped(e.path) for e in data)
     if source == "commit":
         pc = params.get("prepare_commit") or {}
         repo = str(pc.get("repo", "."))
-        note = ("Code mined from this repository (proginstruct, " + PROJECT_LICENSE + ")." if repo in (".", "")
+        note = (f"Code mined from this repository (proginstruct, {own})." if repo in (".", "")
                 else f"Code mined from the git repository `{repo}`: samples carry its code, so its license applies.")
         if pc.get("input_paths"):
             note += (" CommitPackFT / EditPackFT files keep the license of each original repository"
@@ -121,7 +135,7 @@ def license_note(source: str, inputs: list[Entry], params: dict[str, Any]) -> st
         return note
     if shipped:
         return (f"The inputs (`{'`, `'.join(e.path for e in data)}`) were written for this project"
-                f" ({PROJECT_LICENSE}).")
+                f" ({own}).")
     if source == "submit":
         return ("Online-judge submissions: Project CodeNet is distributed by IBM under its own terms;"
                 " check them (and the judges' terms) before publishing data derived from it.")
@@ -147,6 +161,7 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
     lock = read_lock(root)
     params = lock.params()
     files = [(e, count_records(root / e.path)) for e in sorted(lock.released(), key=lambda e: e.path)]
+    own = project_license(root)
     report = read_report(root)
     figures = source_figures(report) if report is not None else {}
     finals = source_files(root, lock)
@@ -171,7 +186,7 @@ def gather(root: str | os.PathLike, tag: str = "unreleased", date: str | None = 
             inputs=inputs, extra_inputs=extra, inputs_read=collect.get("inputs"),
             languages=fig.get("languages"),
             types={k: f"{v}%" for k, v in mix.items()} if mix else dict(collect.get("sample_types") or {}),
-            license=license_note(name, inputs, params),
+            license=license_note(name, inputs, params, own),
         ))
     try:
         commit = git(root, "rev-parse", "HEAD")
