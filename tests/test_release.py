@@ -274,12 +274,14 @@ def test_cli_release_without_push_then_card(project, monkeypatch):
     runner = CliRunner()
     bad = runner.invoke(release_command, ["1.0"])
     assert bad.exit_code == 2 and bad.output.startswith("error: VERSION='1.0'") and bad.output.count("\n") == 1
+    (project / "data" / "final" / "README.md").write_text("a card preview (make card) does not block a release\n")
     res = runner.invoke(release_command, ["1.0.0", "--no-push"])
     assert res.exit_code == 0, res.output
     assert res.output.startswith("v1.0.0: proginstruct dataset v1.0.0: 4 samples (commit 2, submit 2)")
     assert "data NOT pushed (--no-push)" in res.output
     assert not (project.parent / "proginstruct-dvc-storage").exists()
-    assert run(project, "git", "cat-file", "-t", "v1.0.0") == "tag"
+    assert run(project, "git", "cat-file", "-t", "v1.0.0") == "tag" and run(project, "git", "status", "--porcelain") == ""
+    assert run(project, "git", "show", "v1.0.0:data/final/README.md").startswith("# proginstruct dataset v1.0.0\n")
     res = runner.invoke(card_command, ["--output", "CARD.md", "--date", "2026-03-04"])
     assert res.exit_code == 0, res.output
     text = (project / "CARD.md").read_text()

@@ -58,15 +58,16 @@ def check_version(root: str | os.PathLike, version: str) -> str:
     return tag
 
 
-def check_clean_tree(root: str | os.PathLike) -> None:
+def check_clean_tree(root: str | os.PathLike, card_path: str = CARD_PATH) -> None:
     """Refuse uncommitted work: the tag must name exactly what is in the workspace.
 
     Raises :class:`UserError` listing up to five paths when ``git status`` shows modified, staged or
-    untracked (not ignored) files, or when ``dvc.lock`` is not committed.
+    untracked (not ignored) files, or when ``dvc.lock`` is not committed. The card itself may differ
+    (``make card`` previews it there; the release rewrites and commits it).
     """
     status = git(root, "status", "--porcelain", "--untracked-files=normal")
-    if status:
-        paths = [line[3:] for line in status.splitlines()]
+    paths = [line[3:] for line in status.splitlines() if line[3:] != Path(card_path).as_posix()]
+    if paths:
         more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
         raise UserError(f"{root}: the git tree is not clean ({', '.join(paths[:5])}{more}); commit or remove "
                         "these changes before 'make release'")
@@ -125,7 +126,7 @@ def release(root: str | os.PathLike, version: str, remote: str | None = None, pu
     """
     root = Path(root)
     tag = check_version(root, version)
-    check_clean_tree(root)
+    check_clean_tree(root, card_path)
     check_lock_current(root)
     check_card_path(root, card_path)
     parent = git(root, "rev-parse", "HEAD")
