@@ -295,6 +295,10 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> t
             loop.run_forever()
         finally:
             loop.run_until_complete(box["runner"].cleanup())
+            pending = asyncio.all_tasks(loop)  # handlers still sleeping (timeouts, hold_after)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     thread = threading.Thread(target=run, name="proginstruct-simulator", daemon=True)
