@@ -52,7 +52,6 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 # the order chat.completions.create serializes a body in (so cassettes and server-side hashes agree)
 _BODY_ORDER = ("frequency_penalty", "max_tokens", "presence_penalty", "seed", "temperature", "top_p")
-_JSON_HEADERS = {"headers": {"Content-Type": "application/json"}}
 _FATAL_STATUS = {401: "a wrong API key", 403: "no permission", 404: "an unknown model or base URL"}
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
 
@@ -361,7 +360,7 @@ class Engine:
         """One HTTP exchange: ``(reply, prompt tokens, completion tokens)`` or the fault."""
         client = self._client(entry, ep)
         try:
-            raw = await client.post("/chat/completions", cast_to=bytes, content=body, options=_JSON_HEADERS)
+            raw = await client.post("/chat/completions", cast_to=bytes, content=body)  # JSON content type by default
         except openai.APIStatusError as e:
             return _status_fault(e)
         except openai.APIConnectionError as e:  # APITimeoutError included
