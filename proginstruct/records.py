@@ -227,7 +227,14 @@ class CheckpointedWriter:
         self._idx.flush()
 
     def close(self) -> None:
-        """Close files, keeping the checkpoint for a later resume."""
+        """Close files, keeping the checkpoint for a later resume (an empty one, with no finished
+        record to resume from, is removed rather than left behind as clutter)."""
+        self._close_files()
+        if self.partial.exists() and self.index.exists() and len(self.index.read_bytes().splitlines()) <= 1:
+            self.partial.unlink()
+            self.index.unlink()
+
+    def _close_files(self) -> None:
         for fh in (self._data, self._idx):
             if fh is not None:
                 fh.close()
@@ -235,7 +242,7 @@ class CheckpointedWriter:
 
     def finish(self) -> None:
         """Close and move the complete output into place; removes the checkpoint."""
-        self.close()
+        self._close_files()
         if self.path.suffix.lower() == ".json":
             tmp = self.path.with_name(self.path.name + ".json.tmp")
             with self.partial.open("rb") as src, tmp.open("wb") as dst:

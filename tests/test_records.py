@@ -65,3 +65,15 @@ def test_checkpoint_with_other_fingerprint_starts_over(tmp_path):
     w2.write_record([{"i": 9}])
     w2.finish()
     assert orjson.loads(out.read_bytes()) == [{"i": 9}]
+
+
+def test_a_checkpoint_without_finished_records_is_not_left_behind(tmp_path):
+    out = tmp_path / "out.jsonl"
+    w = CheckpointedWriter(out, "fp")
+    w.open()
+    w.close()  # e.g. the run failed before its first record finished
+    assert list(tmp_path.iterdir()) == []
+    w = CheckpointedWriter(out, "fp")
+    w.open()
+    w.finish()  # zero records (an empty shard) still gives a complete, empty output
+    assert out.read_bytes() == b"" and list(tmp_path.iterdir()) == [out]

@@ -55,10 +55,11 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     elapsed = time.monotonic() - t0
     for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
         stats.setdefault(key, 0)
-    metrics = stats.nested()
-    metrics["seconds"] = round(elapsed, 3)
-    write_metrics(metrics_path, metrics)
+    write_metrics(metrics_path, stats.nested())  # no timings: metrics stay the same for the same run
     part = f" (shard {shard})" if shard else ""
+    skipped = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in sorted(stats.items())
+                        if k.startswith("skipped.") and v)
     click.echo(f"collect {data_type}{part}: {stats['inputs']} records -> {stats['samples']} samples "
                f"({stats['requests.sent']} requests sent, {stats['requests.cache_hits']} cache hits, "
-               f"{stats['no_change_samples']} no-change) in {elapsed:.1f}s -> {output_path}", err=True)
+               f"{stats['no_change_samples']} no-change; draws skipped: {skipped or 'none'}) "
+               f"in {elapsed:.1f}s -> {output_path}", err=True)

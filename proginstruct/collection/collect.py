@@ -83,6 +83,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         "llm": {k: llm_params[k] for k in OUTPUT_LLM_KEYS if k in llm_params},
     })).hexdigest()
     bad = Stats()
+    first_bad: list[str] = []  # the first few malformed records, named in the warning
 
     async def main() -> Stats:
         engine = Engine.from_params(llm_params)
@@ -94,6 +95,8 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
                 if on_bad_record == "fail":
                     raise BadRecord(str(inp), index, reason + "; fix the record or set on_bad_record: skip")
                 bad.add("bad_records")
+                if len(first_bad) < 3:
+                    first_bad.append(f"record {index}: {reason}")
                 return [], {"inputs": 1, "bad_records": 1}
             return await collect_record(engine, roles, data_type, rec, record_id(rec), seed=seed, params=params)
 
@@ -111,8 +114,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     if bad:
         import sys
 
+        more = ", ..." if bad["bad_records"] > len(first_bad) else ""
         sys.stderr.write(f"warning: {inp}: skipped {bad['bad_records']} malformed record(s) "
-                         "(on_bad_record: skip)\n")
+                         f"({'; '.join(first_bad)}{more}); on_bad_record: skip\n")
     return stats
 
 
