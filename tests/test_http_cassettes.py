@@ -110,8 +110,37 @@ def test_cassettes_hold_no_secrets():
 
     folder = Path(__file__).parent / "cassettes" / "test_http_cassettes"
     files = sorted(folder.glob("*.yaml"))
-    assert len(files) == 2
+    assert len(files) == 3
     for f in files:
         text = f.read_text()
         assert "sk-secret" not in text and "x-stainless-os" not in text.lower()
         assert "/chat/completions" in text
+
+
+@pytest.mark.vcr
+def test_aiprogrammer_stage_over_http_matches_in_process_simulator(tmp_path, base_url):
+    """Issue 3: the aiprogrammer stage through the openai client over HTTP (replayed from a cassette)."""
+    import json
+    from pathlib import Path
+
+    from proginstruct.sources.aiprogrammer import AIPROGRAMMER_DEFAULTS, run_aiprogrammer
+
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "data/samples/snippets.json").read_text())
+    snippets = tmp_path / "snippets.json"
+    snippets.write_text(json.dumps(shipped[:4]))
+
+    def run(base: str, name: str) -> bytes:
+        mm = tmp_path / f"{name}.json"
+        mm.write_text(f'{{"proginstruct-simulator": {{"base": "{base}", "api": "sk-secret"}}}}')
+        llm = {**LLM_DEFAULTS, "model_map": str(mm), "cache_path": str(tmp_path / f"{name}.sqlite"),
+               "max_retries": 0, "http_transport": "httpx"}
+        out = tmp_path / f"{name}.jsonl"
+        metrics = run_aiprogrammer(str(snippets), str(out), dict(AIPROGRAMMER_DEFAULTS), llm, 5)
+        assert metrics["requests"]["sent"] == 4
+        return out.read_bytes()
+
+    over_http = run(base_url, "http")
+    histories = [json.loads(line) for line in over_http.splitlines()]
+    assert [h["content"] for h in histories] == [s["content"] for s in shipped[:4]]
+    assert all(h["output"][-1] == h["content"] and len(h["output"]) >= 2 for h in histories)
+    assert over_http == run("simulator", "local")
