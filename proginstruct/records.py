@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ class CheckpointedWriter:
         self.index = self.path.with_name(self.path.name + ".partial.idx")
         self.fingerprint = fingerprint
         self.done_records = 0
-        self.done_stats: list[dict[str, int]] = []
+        self.done_stats: Counter[str] = Counter()  # summed counters of the records already written
         self._data = None
         self._idx = None
 
@@ -197,7 +198,7 @@ class CheckpointedWriter:
                         break  # torn last line
                     self.done_records += 1
                     lines_ok += e["n"]
-                    self.done_stats.append(e.get("stats", {}))
+                    self.done_stats.update(e.get("stats", {}))
         if self.done_records:
             keep = 0
             with self.partial.open("rb") as fh:

@@ -32,7 +32,7 @@ async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: Ch
     tasks are cancelled, the checkpoint is kept for a later resume, and the exception propagates.
     """
     done = writer.open()
-    stats = Stats().merge(writer.done_stats)
+    stats = Stats().merge([writer.done_stats])
     it = itertools.islice(iter(items), done, None)
     queue: deque[asyncio.Task] = deque()
     bar = tqdm(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5)
