@@ -7,13 +7,14 @@ name and renamed; streamed outputs go to ``<out>.partial`` and are renamed when 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -104,18 +105,26 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for binary writing; on a clean exit it gets normal
+    permissions and is renamed to ``path``, on an exception it is removed (no half-written output)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
         _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    with atomic_open(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -133,29 +142,22 @@ def write_records(path: str | os.PathLike, records: Iterable[Any]) -> int:
         import polars as pl
 
         rows = list(records)
-        tmp = p.with_name(f".{p.name}.tmp")
-        pl.DataFrame(rows).write_parquet(tmp)
-        os.replace(tmp, p)
+        with atomic_open(p) as fh:
+            pl.DataFrame(rows).write_parquet(fh)
         return len(rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     n = 0
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if suffix == ".json":
-                fh.write(b"[")
-                for rec in records:
-                    fh.write(b"\n" if n == 0 else b",\n")
-                    fh.write(dumps(rec))
-                    n += 1
-                fh.write(b"\n]\n" if n else b"]\n")
-            else:
-                for rec in records:
-                    fh.write(dumps(rec) + b"\n")
-                    n += 1
-        _publish(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(p) as fh:
+        if suffix == ".json":
+            fh.write(b"[")
+            for rec in records:
+                fh.write(b"\n" if n == 0 else b",\n")
+                fh.write(dumps(rec))
+                n += 1
+            fh.write(b"\n]\n" if n else b"]\n")
+        else:
+            for rec in records:
+                fh.write(dumps(rec) + b"\n")
+                n += 1
     return n
 
 

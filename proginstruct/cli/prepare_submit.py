@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ..records import atomic_write_json, dumps, write_records
+from ..records import atomic_open, atomic_write_json, dumps, write_records
 from ..sources.submit import SkipHook, SubmitParams, prepare_submit, summary_line
 from ..stats import Stats
 from .common import load_params, param_options, params_option, resolve, user_errors
@@ -34,19 +31,12 @@ def skip_log(path: str | None) -> Iterator[SkipHook | None]:
     if not path:
         yield None
         return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            def hook(problem_id: str, user_id: str, reason: str) -> None:
-                fh.write(dumps({"id": f"{problem_id}:{user_id}", "problem_id": problem_id,
-                                "user_id": user_id, "reason": reason}) + b"\n")
+    with atomic_open(path) as fh:
+        def hook(problem_id: str, user_id: str, reason: str) -> None:
+            fh.write(dumps({"id": f"{problem_id}:{user_id}", "problem_id": problem_id,
+                            "user_id": user_id, "reason": reason}) + b"\n")
 
-            yield hook
-        os.replace(tmp, p)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        yield hook
 
 
 def run(cfg: dict[str, Any], output_path: str, metrics_path: str | None = None,
