@@ -521,7 +521,7 @@ async def test_injected_faults_and_stats(server):
 
 @run_async
 async def test_server_handles_600_concurrent_requests(server):
-    url = server(latency=0.3)
+    url = server(latency=1.0)  # long enough for 600 requests to be sent before the first reply, even on a busy machine
     messages = msgs("chat", render_change(change_query("python", PY_CURRENT, PY_FINAL)))
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as s:

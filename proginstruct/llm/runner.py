@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..records import CheckpointedWriter
 from ..stats import Stats
+from .gc_tuning import throughput_gc
 
 RecordFn = Callable[[int, Any], Awaitable[tuple[list[Any], dict[str, int]]]]
 
@@ -31,6 +32,12 @@ async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: Ch
     exception (for example a :class:`~proginstruct.errors.UserError` from the engine) the pending
     tasks are cancelled, the checkpoint is kept for a later resume, and the exception propagates.
     """
+    with throughput_gc():
+        return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc)
+
+
+async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
+                       window: int, total: int | None, desc: str) -> Stats:
     done = writer.open()
     stats = Stats().merge([writer.done_stats])
     it = itertools.islice(iter(items), done, None)
