@@ -15,3 +15,6 @@ class BadRecord(UserError):
     def __init__(self, path: str, index: int, reason: str):
         self.path, self.index, self.reason = str(path), index, reason
         super().__init__(f"{path}: record {index}: {reason}")
+
+    def __reduce__(self):  # picklable with its fields (errors cross from collect worker processes)
+        return (type(self), (self.path, self.index, self.reason))

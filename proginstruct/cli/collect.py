@@ -22,7 +22,8 @@ from .common import (
 ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
                    "tokens.prompt", "tokens.completion")
 COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip",
-                    "shard": ""}  # "k/n": this machine's part of the input (issue 7), "" = all
+                    "shard": "",  # "k/n": this machine's part of the input (issue 7), "" = all
+                    "workers": 1}  # local processes sharing the run (issue 7); same output bytes
 
 
 @click.command(name="collect")
@@ -40,7 +41,7 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     """Collect samples from prepared records (SPEC 6): params from params.yaml sections
     ``collect.<data_type>`` (keys directly under ``collect``, such as ``shard``, apply to every source)
     and ``llm``, overridden by flags. ``--shard k/n`` collects part k of n of the input (merge the parts
-    with ``proginstruct merge-shards``)."""
+    with ``proginstruct merge-shards``); ``--workers n`` runs n local processes (same output)."""
     from ..collection.collect import run_collection
 
     section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
@@ -48,10 +49,12 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
     on_bad = str(cp.pop("on_bad_record"))
     shard = str(cp.pop("shard") or "")
+    workers = int(cp.pop("workers"))
     params = CollectParams(**cp)
     t0 = time.monotonic()
     stats = run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
-                           seed=load_seed(params_path, seed), on_bad_record=on_bad, shard=shard)
+                           seed=load_seed(params_path, seed), on_bad_record=on_bad, shard=shard,
+                           workers=workers)
     elapsed = time.monotonic() - t0
     for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
         stats.setdefault(key, 0)

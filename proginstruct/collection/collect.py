@@ -56,24 +56,35 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
 
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
                    llm_params: dict[str, Any], seed: int, on_bad_record: str = "skip",
-                   roles: Roles | None = None, shard: str = "") -> Stats:
+                   roles: Roles | None = None, shard: str = "", workers: int = 1,
+                   _worker: tuple[int, int] | None = None) -> Stats:
     """Collect samples from ``input_path`` into ``output_path`` (``.jsonl`` streamed, ``.json`` a list).
 
     Inputs are streamed (``.jsonl`` by line, ``.json`` lists item by item), never loaded whole.
     ``shard`` ``"k/n"`` keeps only the records of part k of n (:mod:`~proginstruct.collection.shards`).
+    ``workers`` > 1 splits the run over that many local processes (:mod:`~proginstruct.collection.workers`;
+    same output bytes); ``_worker`` ``(j, n)`` is set inside worker j of n (progress bar, banner).
     Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
     concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
-    type, a bad shard, a missing/empty input, a bad record under ``on_bad_record: fail``, or a
-    model-map / server problem.
+    type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
+    or a model-map / server problem.
     """
     if data_type not in DATA_TYPES:
         raise UserError(f"unknown --data_type {data_type!r}; use one of {', '.join(DATA_TYPES)}")
     if on_bad_record not in ("skip", "fail"):
         raise UserError(f"on_bad_record must be 'skip' or 'fail', got {on_bad_record!r}")
     part = parse_shard(shard)
+    if not isinstance(workers, int) or workers < 1:
+        raise UserError(f"--workers / collect.workers must be an integer >= 1, got {workers!r}")
     inp = Path(input_path)
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
+    if workers > 1:
+        from .workers import run_in_workers
+
+        return run_in_workers(dict(data_type=data_type, input_path=input_path, output_path=output_path,
+                                   params=params, llm_params=llm_params, seed=seed, on_bad_record=on_bad_record,
+                                   roles=roles), part, workers)
     total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
     roles = roles or Roles.default()
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
@@ -86,7 +97,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     first_bad: list[str] = []  # the first few malformed records, named in the warning
 
     async def main() -> Stats:
-        engine = Engine.from_params(llm_params)
+        engine = Engine.from_params(llm_params, quiet=_worker is not None and _worker[0] > 1)
         window = int(llm_params.get("window") or 0) or 4 * int(llm_params["num_proc"])
 
         async def one(index: int, rec: Any) -> tuple[list[dict], dict[str, int]]:
@@ -104,8 +115,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         if part is not None:
             items = ((i, r) for i, r in items if in_shard(record_id(r), part))
         try:
+            desc = f"collect {data_type}" + (f" [worker {_worker[0]}/{_worker[1]}]" if _worker else "")
             stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=f"collect {data_type}")
+                                      total=total, desc=desc, position=_worker[0] - 1 if _worker else 0)
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()

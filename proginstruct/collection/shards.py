@@ -11,7 +11,7 @@ order, which gives the same bytes as one machine running the whole input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +98,39 @@ def merge_shards(input_path: str, part_paths: list[str], output_path: str) -> in
     """
     if not part_paths:
         raise UserError("merge-shards: no part files given; list the outputs of --shard 1/n .. n/n in order")
+    n = len(part_paths)
+    return merge_parts(input_path, part_paths, output_path, lambda rid: shard_of(rid, n) - 1,
+                       lambda k: f"list the parts in order 1/{n} .. {n}/{n}",
+                       missing="run 'proginstruct collect --shard k/n' for it first")
+
+
+def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_of: Callable[[str], int | None],
+                order_hint: Callable[[int], str], *, missing: str) -> int:
+    """Merge ``part_paths`` into ``output_path`` in the record order of ``input_path``; returns the
+    number of samples written (atomically, format by suffix).
+
+    ``part_of(record id)`` is the 0-based index of the part holding that record's samples, or ``None``
+    for a record in no part (another machine's shard). ``order_hint(k)`` completes the error for a part
+    holding a sample of part ``k`` (1-based); ``missing`` completes the error for a missing part file.
+    Raises :class:`UserError` for a missing part or a sample left unmerged.
+    """
     for p in part_paths:
         if not Path(p).exists():
-            raise UserError(f"{p}: part not found; run 'proginstruct collect --shard k/n' for it first")
-    n = len(part_paths)
+            raise UserError(f"{p}: part not found; {missing}")
     parts = [_Part(p, k) for k, p in enumerate(part_paths, start=1)]
 
     def merged() -> Iterator[Any]:
         for _, rec in read_records(input_path):
             rid = record_id(rec)
-            part = parts[shard_of(rid, n) - 1]
-            yield from part.take(rid)
+            k = part_of(rid)
+            if k is not None:
+                yield from parts[k].take(rid)
         for part in parts:
             if part.head is not None:
-                owner = shard_of(part.head_rid, n)
-                why = (f"it belongs to part {owner}/{n}; list the parts in order 1/{n} .. {n}/{n}"
-                       if owner != part.k else "its record is not in this input or out of order")
+                owner = part_of(part.head_rid)
+                why = (f"it belongs to part {owner + 1}; {order_hint(owner + 1)}"
+                       if owner is not None and owner + 1 != part.k
+                       else "its record is not in this input or out of order")
                 raise UserError(f"{part.path}: sample {part.line} (record {part.head_rid!r}) was not merged: "
                                 f"{why}")
 

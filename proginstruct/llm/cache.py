@@ -41,7 +41,8 @@ class ReplyCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":  # persistent once set
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a process crash
         self.db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT, reply BLOB)")
         self.flush_interval, self.flush_rows = flush_interval, flush_rows

@@ -28,6 +28,7 @@ transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``time
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import sys
 from dataclasses import dataclass
@@ -101,7 +102,9 @@ class EngineOptions:
     ``down_timeout`` bound those); ``timeout``: per request; ``retry_backoff``: first wait before a retry
     after a 5xx / timeout, doubling up to 30 s, with jitter; ``endpoint_failures``, ``endpoint_cooldown``,
     ``down_timeout``: see :class:`~proginstruct.llm.endpoints.EndpointPool`; ``model_max_in_flight``,
-    ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none).
+    ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none);
+    ``limit_share``: this process's share of every per-model limit, the map's included (``1 / workers``
+    in each worker process of :mod:`proginstruct.collection.workers`; an in-flight limit rounds up).
     """
 
     concurrency: int = 512
@@ -115,6 +118,7 @@ class EngineOptions:
     model_max_in_flight: int = 0
     model_rpm: float = 0.0
     model_tpm: float = 0.0
+    limit_share: float = 1.0
 
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> EngineOptions:
@@ -128,6 +132,8 @@ class EngineOptions:
             opts = cls(**{k: type(getattr(cls, k))(v) for k, v in kw.items()})
         except (TypeError, ValueError) as e:
             raise UserError(f"llm params: {e}; fix the 'llm' section of params.yaml or the flag") from None
+        if not 0 < opts.limit_share <= 1:
+            raise UserError(f"llm.limit_share must be in (0, 1], got {opts.limit_share}")
         if opts.http_transport not in ("aiohttp", "httpx"):
             raise UserError(f"llm.http_transport must be 'aiohttp' or 'httpx', got {opts.http_transport!r}")
         for name in ("concurrency", "endpoint_failures"):
@@ -164,9 +170,10 @@ class Engine:
             self.pools[e.name] = EndpointPool(e.name, e.bases, failures=o.endpoint_failures,
                                               cooldown=o.endpoint_cooldown, down_timeout=o.down_timeout,
                                               where=model_map.path)
-            self.limits[e.name] = ModelLimits.build(
-                o.model_max_in_flight if e.max_in_flight is None else e.max_in_flight,
-                o.model_rpm if e.rpm is None else e.rpm, o.model_tpm if e.tpm is None else e.tpm)
+            in_flight = o.model_max_in_flight if e.max_in_flight is None else e.max_in_flight
+            rpm, tpm = o.model_rpm if e.rpm is None else e.rpm, o.model_tpm if e.tpm is None else e.tpm
+            share = o.limit_share
+            self.limits[e.name] = ModelLimits.build(math.ceil(in_flight * share), rpm * share, tpm * share)
         self.in_flight = 0
         self.max_in_flight = 0
 

@@ -24,25 +24,27 @@ RecordFn = Callable[[int, Any], Awaitable[tuple[list[Any], dict[str, int]]]]
 
 
 async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
-                      window: int, total: int | None = None, desc: str = "records") -> Stats:
+                      window: int, total: int | None = None, desc: str = "records", position: int = 0) -> Stats:
     """Apply ``fn(index, record) -> (output objects, stats)`` to every item and stream results in order.
 
     ``items`` yields ``(index, record)`` in input order. Resumes from ``writer.open()`` (skipping the
     records already written). Returns the sum of every record's stats, earlier runs' included. On an
     exception (for example a :class:`~proginstruct.errors.UserError` from the engine) the pending
     tasks are cancelled, the checkpoint is kept for a later resume, and the exception propagates.
+    ``desc`` and ``position`` (line) are the progress bar's.
     """
     with throughput_gc():
-        return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc)
+        return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc, position=position)
 
 
 async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
-                       window: int, total: int | None, desc: str) -> Stats:
+                       window: int, total: int | None, desc: str, position: int) -> Stats:
     done = writer.open()
     stats = Stats().merge([writer.done_stats])
     it = itertools.islice(iter(items), done, None)
     queue: deque[asyncio.Task] = deque()
-    bar = tqdm(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5,
+               position=position)
     try:
         exhausted = False
         while True:
