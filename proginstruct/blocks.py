@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .text import change_runs, join_lines, split_lines
+from .text import change_runs, join_lines, split_lines, unified_diff_of_runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,14 @@ class EditBlock:
 
 def edit_blocks(a: str, b: str) -> list[EditBlock]:
     """The edit blocks turning ``a`` into ``b``, ordered by position (SPEC 3). ``[]`` when ``a == b``."""
+    return edit_blocks_and_diff(a, b)[0]
+
+
+def edit_blocks_and_diff(a: str, b: str) -> tuple[list[EditBlock], str]:
+    """``(edit_blocks(a, b), unified_diff(a, b))`` from one line diff (SPEC 2, 3)."""
     la, lb = split_lines(a), split_lines(b)
-    return [EditBlock(i1, i2, tuple(lb[j1:j2])) for i1, i2, j1, j2 in change_runs(la, lb)]
+    runs = change_runs(la, lb)
+    return [EditBlock(i1, i2, tuple(lb[j1:j2])) for i1, i2, j1, j2 in runs], unified_diff_of_runs(la, lb, runs)
 
 
 def apply_blocks(a: str, blocks: Iterable[EditBlock]) -> str:

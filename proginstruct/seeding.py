@@ -11,7 +11,7 @@ import random
 
 def derive_seed(*parts: object) -> int:
     """A 63-bit seed from ``parts`` (stringified, joined with NUL) via SHA-256. Stable across runs and platforms."""
-    h = hashlib.sha256("\x00".join(str(p) for p in parts).encode("utf-8")).digest()
+    h = hashlib.sha256("\x00".join(map(str, parts)).encode("utf-8")).digest()
     return int.from_bytes(h[:8], "big") >> 1
 
 

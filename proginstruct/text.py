@@ -37,7 +37,7 @@ def line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, i
     hints, SPEC 3). Uses rapidfuzz's bit-parallel Indel/LCS on hashed lines; every ``equal`` run is
     verified so a hash collision can never corrupt a diff (falls back to difflib without autojunk).
     """
-    ops = [tuple(op) for op in Indel.opcodes(a, b)]
+    ops = Indel.opcodes(a, b).as_list()
     for tag, i1, i2, j1, j2 in ops:
         if tag == "equal" and a[i1:i2] != b[j1:j2]:  # pragma: no cover - 64-bit hash collision
             import difflib
@@ -70,8 +70,16 @@ def unified_diff(a: str, b: str, context: int = 3) -> str:
     Hunks start with ``@@ -l,s +l,s @@`` (1-based as in ``diff -u``); within a change, removed
     lines come before added ones. Returns ``""`` when ``a == b``.
     """
+    if a == b:
+        return ""
     la, lb = split_lines(a), split_lines(b)
-    runs = change_runs(la, lb)
+    return unified_diff_of_runs(la, lb, change_runs(la, lb), context)
+
+
+def unified_diff_of_runs(la: list[str], lb: list[str], runs: list[tuple[int, int, int, int]],
+                         context: int = 3) -> str:
+    """:func:`unified_diff` of the lines ``la`` -> ``lb`` from their :func:`change_runs` ``runs``
+    (computed by the caller, who may need them for other things: one LCS diff instead of two)."""
     if not runs:
         return ""
     groups: list[list[tuple[int, int, int, int]]] = [[runs[0]]]

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..blocks import apply_blocks, edit_blocks
+from ..blocks import apply_blocks, edit_blocks, edit_blocks_and_diff
 from ..errors import UserError
 from ..roles.render import ChangeQuery, JudgeQuery, RecordView
 from ..samples import sample_type, snapshot
@@ -73,12 +73,13 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
     if use_history and not history:
         stats.add("skipped.no_history")
         return None
-    blocks = edit_blocks(current, final)
+    blocks, diff_final = edit_blocks_and_diff(current, final)  # one line diff for both (SPEC 3, SPEC 2)
     if not blocks:
         stats.add("skipped.no_candidate_change")
         return None
     models: set[str] = set()
-    view = RecordView(lang, current, tuple(history))
+    history_diffs = series.revision_diffs(c) if history else ()  # shared by every role's query
+    view = RecordView(lang, current, tuple(history), history_diffs=history_diffs)
     if use_user:
         if data_type == "commit" and c == 0 and series.context.strip():
             user = series.context.strip()
@@ -87,8 +88,9 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         else:
             ctx = {"commit_message": series.context} if data_type == "commit" else (
                 {"problem_statement": series.context} if data_type == "submit" else {})
-            res = await engine.ask(roles.instruction, ChangeQuery(RecordView(lang, current, tuple(history), **ctx),
-                                                                  unified_diff(current, final)),
+            res = await engine.ask(roles.instruction,
+                                   ChangeQuery(RecordView(lang, current, tuple(history), **ctx,
+                                                          history_diffs=history_diffs), diff_final),
                                    sample_seed, stats=stats)
             if not res.ok:
                 stats.add("skipped.instruction_failed")
@@ -106,9 +108,9 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep])
         if next_code == current:
             stats.add("no_change_samples")
-    chat_view = RecordView(lang, current, tuple(history), user_instruction=user)
-    res = await engine.ask(roles.chat, ChangeQuery(chat_view, unified_diff(current, next_code)), sample_seed,
-                           stats=stats)
+    chat_view = RecordView(lang, current, tuple(history), user_instruction=user, history_diffs=history_diffs)
+    change = diff_final if next_code == final else unified_diff(current, next_code)
+    res = await engine.ask(roles.chat, ChangeQuery(chat_view, change), sample_seed, stats=stats)
     chat = res.value if res.ok else ""
     if res.ok:
         models.add(res.model)

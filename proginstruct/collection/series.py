@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..blocks import edit_series
+from ..text import unified_diff
 
 DATA_TYPES = ("commit", "aiprogrammer", "submit")
 
@@ -20,6 +21,15 @@ class Series:
     final: str
     lang: str
     context: str = ""
+    _steps: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def revision_diffs(self, c: int) -> tuple[str, ...]:
+        """Unified diffs of consecutive ``versions[:c + 1]`` (the history of version ``c`` then itself),
+        each computed once per series: every draw and role of the record shares them."""
+        for i in range(c):
+            if i not in self._steps:
+                self._steps[i] = unified_diff(self.versions[i], self.versions[i + 1])
+        return tuple(self._steps[i] for i in range(c))
 
 
 def check_record(data_type: str, rec: object) -> str | None:

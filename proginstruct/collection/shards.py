@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import UserError
-from ..records import read_records, record_id, write_records
+from ..records import atomic_open, read_records, record_id, write_records
 
 Shard = tuple[int, int]  # (k, n), 1 <= k <= n
 
@@ -58,11 +60,12 @@ def sample_record_id(sample: Any) -> str:
 
 
 class _Part:
-    """One part's samples, with one sample of lookahead."""
+    """One part's samples, with one sample of lookahead. ``raw``: a ``.jsonl`` part whose samples are
+    kept as their line bytes (copied to a ``.jsonl`` output as they are, without re-serializing)."""
 
-    def __init__(self, path: str, k: int):
-        self.path, self.k = path, k
-        self._it: Iterator[tuple[int, Any]] = read_records(path)
+    def __init__(self, path: str, k: int, raw: bool = False):
+        self.path, self.k, self.raw = path, k, raw
+        self._it: Iterator[tuple[int, Any]] = _raw_lines(path) if raw else read_records(path)
         self.head: Any = None
         self.head_rid: str | None = None
         self.line = 0
@@ -75,8 +78,8 @@ class _Part:
             return
         self.line, self.head = nxt
         try:
-            self.head_rid = sample_record_id(self.head)
-        except ValueError as e:
+            self.head_rid = sample_record_id(orjson.loads(self.head) if self.raw else self.head)
+        except (ValueError, orjson.JSONDecodeError) as e:
             raise UserError(f"{self.path}: sample {self.line}: {e}; merge the outputs of "
                             "'proginstruct collect --shard k/n' (or of its area stage)") from None
 
@@ -117,7 +120,8 @@ def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_o
     for p in part_paths:
         if not Path(p).exists():
             raise UserError(f"{p}: part not found; {missing}")
-    parts = [_Part(p, k) for k, p in enumerate(part_paths, start=1)]
+    raw = all(str(p).lower().endswith(".jsonl") for p in [*part_paths, output_path])
+    parts = [_Part(p, k, raw) for k, p in enumerate(part_paths, start=1)]
 
     def merged() -> Iterator[Any]:
         for _, rec in read_records(input_path):
@@ -134,4 +138,20 @@ def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_o
                 raise UserError(f"{part.path}: sample {part.line} (record {part.head_rid!r}) was not merged: "
                                 f"{why}")
 
-    return write_records(output_path, merged())
+    if not raw:
+        return write_records(output_path, merged())
+    n = 0
+    with atomic_open(output_path) as fh:
+        for line in merged():
+            fh.write(line)
+            n += 1
+    return n
+
+
+def _raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """``(0-based line index, line bytes with its newline)`` of the non-blank lines of a ``.jsonl`` file
+    written by this project (canonical JSON, one sample per line)."""
+    with open(path, "rb") as fh:
+        for i, line in enumerate(fh):
+            if line.strip():
+                yield i, line if line.endswith(b"\n") else line + b"\n"

@@ -31,7 +31,11 @@ NO_CHANGE = "(no change: the code stays as it is)"
 @dataclass(frozen=True)
 class RecordView:
     """What every role sees of one moment: ``history`` (earlier code, oldest first), ``current`` code,
-    language ``lang`` (may be ``""``), and optional context texts."""
+    language ``lang`` (may be ``""``), and optional context texts.
+
+    ``history_diffs``: the unified diffs of consecutive ``history + [current]`` when the caller already
+    has them (one per pair; they are computed when ``None``), so the roles of one sample share them.
+    """
 
     lang: str
     current: str
@@ -39,6 +43,14 @@ class RecordView:
     commit_message: str = ""
     problem_statement: str = ""
     user_instruction: str = ""
+    history_diffs: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def revision_diffs(self) -> tuple[str, ...]:
+        """Unified diffs of consecutive ``history + [current]`` (``()`` without history)."""
+        if self.history_diffs is not None:
+            return self.history_diffs
+        snaps = (*self.history, self.current)
+        return tuple(unified_diff(snaps[i], snaps[i + 1]) for i in range(len(snaps) - 1)) if self.history else ()
 
 
 @dataclass(frozen=True)
@@ -60,12 +72,11 @@ class ChangeQuery:
 def render_record(view: RecordView) -> list[str]:
     """Sections shared by every query: history diffs, current code with line numbers, context."""
     parts: list[str] = []
-    snaps = list(view.history) + [view.current]
     if view.history:
         parts.append(H_HISTORY)
-        for i in range(len(snaps) - 1):
+        for i, diff in enumerate(view.revision_diffs()):
             parts.append(f"### Revision {i + 1} -> {i + 2}")
-            parts.append(fence(unified_diff(snaps[i], snaps[i + 1]), "diff"))
+            parts.append(fence(diff, "diff"))
     parts.append(H_CURRENT)
     parts.append(fence(view.current, view.lang, numbered=True))
     if view.commit_message:
