@@ -36,12 +36,13 @@ def edit_blocks_and_diff(a: str, b: str) -> tuple[list[EditBlock], str]:
     return [EditBlock(i1, i2, tuple(lb[j1:j2])) for i1, i2, j1, j2 in runs], unified_diff_of_runs(la, lb, runs)
 
 
-def apply_blocks(a: str, blocks: Iterable[EditBlock]) -> str:
+def apply_blocks(a: str, blocks: Iterable[EditBlock], lines: list[str] | None = None) -> str:
     """Apply a subset of ``edit_blocks(a, ·)`` to ``a``; order of ``blocks`` does not matter.
 
+    ``lines``: ``split_lines(a)`` when the caller has it (applying many subsets to one text).
     Raises ``ValueError`` if two blocks overlap or a block lies outside ``a``.
     """
-    la = split_lines(a)
+    la = split_lines(a) if lines is None else lines
     out: list[str] = []
     pos = 0
     for blk in sorted(blocks, key=lambda x: (x.start, x.end)):
@@ -64,6 +65,7 @@ def edit_series(a: str, b: str, rng: random.Random) -> list[str]:
     order = list(range(len(blocks)))
     rng.shuffle(order)
     versions = [a]
+    la = split_lines(a)
     for i in range(1, len(order) + 1):
-        versions.append(apply_blocks(a, (blocks[k] for k in order[:i])))
+        versions.append(apply_blocks(a, (blocks[k] for k in order[:i]), la))
     return versions

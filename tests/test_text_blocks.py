@@ -6,7 +6,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proginstruct.blocks import apply_blocks, edit_blocks, edit_series
+from proginstruct.blocks import apply_blocks, edit_blocks, edit_blocks_and_diff, edit_series
+from proginstruct.collection.series import Series
+from proginstruct.roles.render import RecordView, render_record
 from proginstruct.text import fence, join_lines, split_lines, unified_diff
 
 # texts built from a small alphabet of lines so that diffs have real structure (repeats, moves)
@@ -120,3 +122,22 @@ def test_large_file_diff_is_fast_and_exact():
         del b_lines[rnd.randrange(len(b_lines))]
     a, b = join_lines(a_lines), join_lines(b_lines)
     assert apply_blocks(a, edit_blocks(a, b)) == b
+
+
+@given(TEXT, TEXT, st.randoms(use_true_random=False))
+def test_shortcuts_agree_with_the_plain_functions(a, b, rnd):
+    # issue 7 CPU work: one diff for blocks and unified diff, pre-split lines for apply_blocks
+    blocks, diff = edit_blocks_and_diff(a, b)
+    assert blocks == edit_blocks(a, b) and diff == unified_diff(a, b)
+    subset = [blk for blk in blocks if rnd.random() < 0.5]
+    assert apply_blocks(a, subset, split_lines(a)) == apply_blocks(a, subset)
+
+
+@given(st.lists(TEXT, min_size=1, max_size=5))
+def test_revision_diffs_are_the_history_diffs(versions):
+    series = Series(tuple(versions), versions[-1], "python")
+    for c in range(len(versions)):
+        view = RecordView("python", versions[c], tuple(versions[:c]))
+        shared = RecordView("python", versions[c], tuple(versions[:c]), history_diffs=series.revision_diffs(c))
+        assert view.revision_diffs() == series.revision_diffs(c)
+        assert render_record(shared) == render_record(view) and shared == view

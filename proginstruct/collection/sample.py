@@ -99,13 +99,14 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         next_code = final
     else:
         user = ""
-        changes = tuple(unified_diff(current, apply_blocks(current, [b])) for b in blocks)
+        lines = split_lines(current)
+        changes = tuple(unified_diff(current, apply_blocks(current, [b], lines)) for b in blocks)
         res = await engine.ask(roles.judge, JudgeQuery(view, changes), sample_seed, stats=stats)
         if not res.ok:
             stats.add("skipped.judge_failed")
             return None
         models.add(res.model)
-        next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep])
+        next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep], lines)
         if next_code == current:
             stats.add("no_change_samples")
     chat_view = RecordView(lang, current, tuple(history), user_instruction=user, history_diffs=history_diffs)
