@@ -49,8 +49,9 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
     stats.add("versions", len(series.versions))
     picks = draw_indices(len(series.versions), params.max_per_sample, params.alpha,
                          derive_rng(seed, data_type, rid, "pick"))
-    results = await asyncio.gather(*(build_sample(engine, roles, data_type, series, c, record_id=rid, seed=seed,
-                                                  params=params, stats=stats) for c in picks))
+    draws = [build_sample(engine, roles, data_type, series, c, record_id=rid, seed=seed, params=params, stats=stats)
+             for c in picks]
+    results = [await draws[0]] if len(draws) == 1 else await asyncio.gather(*draws)  # one draw: no extra task
     return [s for s in results if s is not None], dict(stats)
 
 
