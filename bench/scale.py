@@ -1,29 +1,36 @@
-"""Scale benchmark (issue 7): the collect stage against the loopback simulator, next to a bare openai loop.
+"""Scale benchmark (issue 7): the collect stage against the loopback simulator, next to bare openai loops.
 
 Run: ``.venv/bin/python bench/scale.py`` (defaults: 1,000, 10,000 and 100,000 commit records, the
-simulator instant and at 1 s latency, 512 requests in flight). Writes ``bench/results/scale.json``.
+simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2). Writes
+``bench/results/scale.json``; ``--table`` prints the README table of it.
 
 For every size and latency, in one run:
 
-1. a fresh simulator server (``proginstruct.llm.server``) in its own process, so its CPU is not the
-   client's (this machine has 2 cores: one for the server, one for the client);
-2. **pipeline**: a child process runs ``run_collection`` (the ``collect@commit`` stage) on the synthetic
-   records with a fresh reply cache, ``num_proc`` requests in flight, the aiohttp transport;
+1. a fresh simulator server (``proginstruct.llm.server``) in its own process;
+2. **pipeline**, once per ``--workers`` setting: a child process runs ``run_collection`` (the
+   ``collect@commit`` stage) on the synthetic records with a fresh reply cache, ``num_proc`` requests in
+   flight, the aiohttp transport (the outputs of the settings must be identical, else the bench stops);
 3. **bare loop** (``bare_loop``): a child process sends the same number of requests with the same openai
    client (``openai.AsyncOpenAI`` + ``DefaultAioHttpClient``, ``max_retries=0``) from ``num_proc``
    workers, cycling through request bodies that the pipeline builds for the same records (captured
    before the runs with the roles and the in-process simulator). It sends them as the engine does,
-   through the client's ``post`` with orjson bytes: the practical limit of this machine;
-4. **create loop** (``bare_create``): the same with ``client.chat.completions.create(...)``, the
+   through the client's ``post`` with orjson bytes, with Python's default garbage collector: the
+   reference of the issue's targets;
+4. **bare GC-tuned** (``bare_loop_gc_tuned``): the same loop under the pipeline's garbage-collector
+   settings (``proginstruct.llm.gc_tuning.throughput_gc``), to show what those settings alone are worth;
+5. **create loop** (``bare_create``): the same with ``client.chat.completions.create(...)``, the
    idiomatic call, whose parameter transformation costs about 5 ms of CPU per 10 KB prompt; capped at
-   ``--create_cap`` requests (default 20,000) because it is slow; per-request figures are steady-state.
+   ``--create_cap`` requests (default 10,000) because it is slow; per-request figures are steady-state.
 
 Figures per run: ``samples_per_s``, ``requests_per_s`` (requests the server received / wall time of the
-run phase), ``max_in_flight`` (most requests awaiting a reply in the client at once), ``cpu_ms_per_request`` (the child's
-``time.process_time`` over the run phase, imports excluded, per request), ``peak_rss_mb`` (the child's
-``ru_maxrss`` from ``os.wait4``), ``load`` (1-minute load average before the run: the machine is shared).
-``ratio`` / ``targets`` compare the pipeline with the bare loop (rate >= 85 %, CPU per request <= 1.3x,
-peak RSS <= 300 MB); ``ratio_vs_create`` / ``targets_vs_create`` with the create loop.
+run phase), ``max_in_flight`` (most requests awaiting a reply in the client at once), ``cpu_ms_per_request``
+(the child's ``time.process_time`` plus its finished workers' CPU from ``RUSAGE_CHILDREN``, over the run
+phase, imports excluded, per request), ``peak_rss_mb`` (the largest process's ``ru_maxrss``),
+``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` (peak sums over the child and its workers, sampled every
+0.2 s from ``/proc``), ``load`` (1-minute load average before the run: the machine is shared).
+``ratio`` / ``targets`` compare each pipeline setting with the bare loop (rate >= 85 %, CPU per request
+<= 1.3x, summed PSS <= 300 MB); ``*_vs_gc_tuned`` and ``*_vs_create`` with the other loops;
+``targets_met*`` summarize per setting and for the best setting of each run.
 
 Synthetic commit records: Python modules of 40-120 lines (functions with arithmetic, loops, prints),
 changed by 1-4 edits (renamed identifiers, changed literals, inserted or deleted lines), with a commit
