@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,16 +118,16 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
             items = ((i, r) for i, r in items if in_shard(record_id(r), part))
         try:
             desc = f"collect {data_type}" + (f" [worker {_worker[0]}/{_worker[1]}]" if _worker else "")
+            # one line per worker on a terminal; elsewhere (logs, CI) no cursor-movement codes
+            bar_line = _worker[0] - 1 if _worker and sys.stderr.isatty() else 0
             stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=desc, position=_worker[0] - 1 if _worker else 0)
+                                      total=total, desc=desc, position=bar_line)
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()
 
     stats = asyncio.run(main())
     if bad:
-        import sys
-
         more = ", ..." if bad["bad_records"] > len(first_bad) else ""
         sys.stderr.write(f"warning: {inp}: skipped {bad['bad_records']} malformed record(s) "
                          f"({'; '.join(first_bad)}{more}); on_bad_record: skip\n")
