@@ -26,14 +26,19 @@ class EditBlock:
 
 def edit_blocks(a: str, b: str) -> list[EditBlock]:
     """The edit blocks turning ``a`` into ``b``, ordered by position (SPEC 3). ``[]`` when ``a == b``."""
-    return edit_blocks_and_diff(a, b)[0]
+    la, lb = split_lines(a), split_lines(b)
+    return _blocks(lb, change_runs(la, lb))
 
 
 def edit_blocks_and_diff(a: str, b: str) -> tuple[list[EditBlock], str]:
     """``(edit_blocks(a, b), unified_diff(a, b))`` from one line diff (SPEC 2, 3)."""
     la, lb = split_lines(a), split_lines(b)
     runs = change_runs(la, lb)
-    return [EditBlock(i1, i2, tuple(lb[j1:j2])) for i1, i2, j1, j2 in runs], unified_diff_of_runs(la, lb, runs)
+    return _blocks(lb, runs), unified_diff_of_runs(la, lb, runs)
+
+
+def _blocks(lb: list[str], runs: list[tuple[int, int, int, int]]) -> list[EditBlock]:
+    return [EditBlock(i1, i2, tuple(lb[j1:j2])) for i1, i2, j1, j2 in runs]
 
 
 def apply_blocks(a: str, blocks: Iterable[EditBlock], lines: list[str] | None = None) -> str:

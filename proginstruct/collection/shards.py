@@ -103,18 +103,18 @@ def merge_shards(input_path: str, part_paths: list[str], output_path: str) -> in
         raise UserError("merge-shards: no part files given; list the outputs of --shard 1/n .. n/n in order")
     n = len(part_paths)
     return merge_parts(input_path, part_paths, output_path, lambda rid: shard_of(rid, n) - 1,
-                       lambda k: f"list the parts in order 1/{n} .. {n}/{n}",
+                       order_hint=f"list the parts in order 1/{n} .. {n}/{n}",
                        missing="run 'proginstruct collect --shard k/n' for it first")
 
 
 def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_of: Callable[[str], int | None],
-                order_hint: Callable[[int], str], *, missing: str) -> int:
+                *, order_hint: str, missing: str) -> int:
     """Merge ``part_paths`` into ``output_path`` in the record order of ``input_path``; returns the
     number of samples written (atomically, format by suffix).
 
     ``part_of(record id)`` is the 0-based index of the part holding that record's samples, or ``None``
-    for a record in no part (another machine's shard). ``order_hint(k)`` completes the error for a part
-    holding a sample of part ``k`` (1-based); ``missing`` completes the error for a missing part file.
+    for a record in no part (another machine's shard). ``order_hint`` completes the error for a part
+    holding a sample of another part; ``missing`` completes the error for a missing part file.
     Raises :class:`UserError` for a missing part or a sample left unmerged.
     """
     for p in part_paths:
@@ -132,7 +132,7 @@ def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_o
         for part in parts:
             if part.head is not None:
                 owner = part_of(part.head_rid)
-                why = (f"it belongs to part {owner + 1}; {order_hint(owner + 1)}"
+                why = (f"it belongs to part {owner + 1}; {order_hint}"
                        if owner is not None and owner + 1 != part.k
                        else "its record is not in this input or out of order")
                 raise UserError(f"{part.path}: sample {part.line} (record {part.head_rid!r}) was not merged: "

@@ -145,7 +145,7 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int) -> Stats
             conn.close()
     sys.stderr.flush()
     merge_parts(kwargs["input_path"], [str(p) for p in parts], out, lambda rid: worker_of(rid, shard, n),
-                lambda k: "the worker parts do not match the input", missing="a worker did not finish")
+                order_hint="the worker parts do not match the input", missing="a worker did not finish")
     for p in parts:
         p.unlink()
     return Stats().merge(results[j] for j in sorted(results))
