@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Verdict, common_rejection
-from .markers import FewShotRole, after_marker, record_view
+from .base import Verdict
+from .markers import FewShotRole, marked_text, record_view
 from .render import ChangeQuery, render_change
 
 MARKER = "**chat:**"
@@ -23,14 +23,7 @@ def parse_chat_reply(reply: str) -> Verdict:
     or text after the marker, see ``common_rejection``) and ``no_marker`` (the reply does not start with
     ``**chat:**``, any case, leading whitespace allowed).
     """
-    if reason := common_rejection(reply):
-        return Verdict.reject(reason)
-    text = after_marker(reply, "chat")
-    if text is None:
-        return Verdict.reject("no_marker")
-    if reason := common_rejection(text):
-        return Verdict.reject(reason)
-    return Verdict.accept(text)
+    return marked_text(reply, "chat")
 
 
 class ChatRole(FewShotRole):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Verdict, common_rejection
-from .markers import FewShotRole, after_marker, record_view
+from .base import Verdict
+from .markers import FewShotRole, marked_text, record_view
 from .render import ChangeQuery, render_change
 
 MARKER = "**instruction:**"
@@ -67,13 +67,10 @@ def parse_instruction_reply(reply: str) -> Verdict:
     start with ``**instruction:**``, any case, leading whitespace allowed), ``says_no_change``,
     ``trailing_note``.
     """
-    if reason := common_rejection(reply):
-        return Verdict.reject(reason)
-    text = after_marker(reply, "instruction")
-    if text is None:
-        return Verdict.reject("no_marker")
-    if reason := common_rejection(text):
-        return Verdict.reject(reason)
+    verdict = marked_text(reply, "instruction")
+    if not verdict.ok:
+        return verdict
+    text = verdict.value
     if says_no_change(text):
         return Verdict.reject("says_no_change")
     if has_trailing_note(text):

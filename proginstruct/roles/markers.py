@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .base import Message, load_prompt
+from .base import Message, Verdict, common_rejection, load_prompt
 from .render import RecordView
 
 
@@ -100,3 +100,17 @@ def after_marker(reply: str, word: str) -> str | None:
     inside the bold, and the colon outside it (``**chat**:``)."""
     m = _marker_re(word).match(reply)
     return None if m is None else reply[m.end() :].strip()
+
+
+def marked_text(reply: str, word: str) -> Verdict:
+    """The checks every marked reply shares (SPEC 5): accepts with the stripped text after the opening
+    ``**{word}:**`` (see :func:`after_marker`); rejects with ``empty`` / ``refusal`` (the whole reply or the
+    text after the marker, see ``common_rejection``) or ``no_marker``."""
+    if reason := common_rejection(reply):
+        return Verdict.reject(reason)
+    text = after_marker(reply, word)
+    if text is None:
+        return Verdict.reject("no_marker")
+    if reason := common_rejection(text):
+        return Verdict.reject(reason)
+    return Verdict.accept(text)
