@@ -11,7 +11,7 @@ class Stats(Counter):
 
     def add(self, name: str, n: int = 1) -> None:
         """Increment counter ``name`` by ``n``."""
-        self[name] += n
+        self[name] = self.get(name, 0) + n  # dict.get: no Counter.__missing__ call for a new name
 
     def merge(self, others: Iterable[Mapping[str, int]]) -> Stats:
         """Add every mapping of ``others`` into this one; returns ``self``."""

@@ -12,7 +12,7 @@ from ..roles.render import ChangeQuery, JudgeQuery, RecordView
 from ..samples import sample_type, snapshot
 from ..seeding import derive_rng, derive_seed
 from ..stats import Stats
-from ..text import split_lines, unified_diff
+from ..text import fence, split_lines, unified_diff
 from .series import Series
 
 # SPEC 6 step 3: the fixed instruction for the first version of an online-judge history.
@@ -79,7 +79,8 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         return None
     models: set[str] = set()
     history_diffs = series.revision_diffs(c) if history else ()  # shared by every role's query
-    view = RecordView(lang, current, tuple(history), history_diffs=history_diffs)
+    listing = fence(current, lang, numbered=True)  # likewise
+    view = RecordView(lang, current, tuple(history), history_diffs=history_diffs, current_listing=listing)
     if use_user:
         if data_type == "commit" and c == 0 and series.context.strip():
             user = series.context.strip()
@@ -90,7 +91,8 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
                 {"problem_statement": series.context} if data_type == "submit" else {})
             res = await engine.ask(roles.instruction,
                                    ChangeQuery(RecordView(lang, current, tuple(history), **ctx,
-                                                          history_diffs=history_diffs), diff_final),
+                                                          history_diffs=history_diffs, current_listing=listing),
+                                               diff_final),
                                    sample_seed, stats=stats)
             if not res.ok:
                 stats.add("skipped.instruction_failed")
@@ -109,7 +111,8 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep], lines)
         if next_code == current:
             stats.add("no_change_samples")
-    chat_view = RecordView(lang, current, tuple(history), user_instruction=user, history_diffs=history_diffs)
+    chat_view = RecordView(lang, current, tuple(history), user_instruction=user, history_diffs=history_diffs,
+                           current_listing=listing)
     change = diff_final if next_code == final else unified_diff(current, next_code)
     res = await engine.ask(roles.chat, ChangeQuery(chat_view, change), sample_seed, stats=stats)
     chat = res.value if res.ok else ""

@@ -251,7 +251,8 @@ class Engine:
         name = role.name
         st.add(f"roles.{name}.calls")
         messages = role.messages(query)
-        entry = self.model_map.pick(derive_seed(seed, name, 0))
+        seed0 = derive_seed(seed, name, 0)  # the model pick and the first request's seed
+        entry = self.model_map.pick(seed0)
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
@@ -260,7 +261,7 @@ class Engine:
             if reply is not None:
                 st.add("requests.cache_hits")
             else:
-                req_seed = derive_seed(seed, name, attempt) & 0x7FFFFFFF
+                req_seed = (seed0 if attempt == 0 else derive_seed(seed, name, attempt)) & 0x7FFFFFFF
                 try:
                     reply = await self._request_once(entry, messages, req_seed, key, st)
                 except _TransportFailure as f:
@@ -310,8 +311,10 @@ class Engine:
         estimate = estimate_tokens(body)
         retries = 0
         while True:
-            await self._wait_for_endpoint(pool)
-            await limits.admit(estimate)
+            if pool.wait_time() > 0:  # (checked inline: no coroutine per request while every endpoint is up)
+                await self._wait_for_endpoint(pool)
+            if limits.requests is not None or limits.tokens is not None:
+                await limits.admit(estimate)
             async with limits.slot(), self._sem:
                 ep = pool.choose()
                 if ep is None:  # every endpoint went down while this request waited for its slot

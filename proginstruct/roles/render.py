@@ -35,6 +35,7 @@ class RecordView:
 
     ``history_diffs``: the unified diffs of consecutive ``history + [current]`` when the caller already
     has them (one per pair; they are computed when ``None``), so the roles of one sample share them.
+    ``current_listing``: likewise ``fence(current, lang, numbered=True)`` when the caller has it.
     """
 
     lang: str
@@ -44,6 +45,13 @@ class RecordView:
     problem_statement: str = ""
     user_instruction: str = ""
     history_diffs: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    current_listing: str | None = field(default=None, compare=False, repr=False)
+
+    def listing(self) -> str:
+        """The current code fenced with line numbers from 1 (SPEC 2), as the queries show it."""
+        if self.current_listing is not None:
+            return self.current_listing
+        return fence(self.current, self.lang, numbered=True)
 
     def revision_diffs(self) -> tuple[str, ...]:
         """Unified diffs of consecutive ``history + [current]`` (``()`` without history)."""
@@ -78,7 +86,7 @@ def render_record(view: RecordView) -> list[str]:
             parts.append(f"### Revision {i + 1} -> {i + 2}")
             parts.append(fence(diff, "diff"))
     parts.append(H_CURRENT)
-    parts.append(fence(view.current, view.lang, numbered=True))
+    parts.append(view.listing())
     if view.commit_message:
         parts += [H_COMMIT, view.commit_message.strip()]
     if view.problem_statement:
