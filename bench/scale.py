@@ -46,6 +46,7 @@ import os
 import platform
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -343,9 +344,30 @@ def _compare(pipeline: dict, bare: dict) -> tuple[dict, dict]:
              "rss_at_most_300mb": pipeline["peak_tree_pss_mb"] <= 300})
 
 
+def _median_figures(reps: list[dict]) -> dict:
+    """One figure set from repeated runs: the median of each rate and CPU figure (the middle run of an odd
+    count), the largest memory and in-flight figures; the runs themselves under ``"runs"``."""
+    if len(reps) == 1:
+        return dict(reps[0])
+    out = dict(reps[0])
+    for k in ("wall_s", "requests_per_s", "cpu_ms_per_request", "samples_per_s", "load"):
+        if k in out and out[k] is not None:
+            out[k] = round(statistics.median(r[k] for r in reps), 3)
+    for k in ("peak_rss_mb", "peak_tree_rss_mb", "peak_tree_pss_mb", "max_in_flight", "processes"):
+        if out.get(k) is not None:
+            out[k] = max(r[k] for r in reps)
+    out["runs"] = reps
+    return out
+
+
 def bench_one(work: Path, size: int, latency: float, concurrency: int, transport: str, create_cap: int,
-              workers: list[int]) -> dict:
-    """One size and latency: the pipeline once per ``workers`` setting, then the three reference loops."""
+              workers: list[int], repeats: int = 1) -> dict:
+    """One size and latency: ``repeats`` rounds of (bare loop, then the pipeline once per ``workers``
+    setting), each figure the median of its rounds; then the GC-tuned and create reference loops once.
+
+    Alternating the bare loop and the pipeline within a round, and taking medians, keeps the slow drifts
+    of a shared VM (10-30 % between runs minutes apart) out of the ratios. Every pipeline run starts from
+    an empty reply cache and must give the same output bytes (all rounds, all worker settings)."""
     records = work / f"commit_{size}.jsonl"
     if not records.exists():
         write_records(records, size)
@@ -354,32 +376,42 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
         _run_child(["_bodies", "--input", str(records), "--output", str(bodies), "--n", str(BODY_POOL)])
     proc, url = _server(latency)
     root = url[: -len("/v1")]
-    pipelines: dict[str, dict] = {}
+    pipe_reps: dict[str, list[dict]] = {f"workers={w}": [] for w in workers}
+    bare_reps: list[dict] = []
+    outs: set[bytes] = set()
+    n = 0
     try:
         mm = work / "model_map.json"
         mm.write_text(json.dumps({"proginstruct-simulator": {"base": url, "api": "sim"}}))
-        for w in workers:
-            cache = work / f"cache_{size}_{latency}_{w}.sqlite"
-            out = work / f"out_{size}_{latency}_{w}.jsonl"
-            for p in (cache, out, Path(f"{cache}-wal"), Path(f"{cache}-shm")):
-                p.unlink(missing_ok=True)
+
+        def bare_run(extra: list[str]) -> dict:
             _post(root + "/stats/reset")
-            pres, prss = _run_child(["_pipeline", "--input", str(records), "--output", str(out), "--model_map",
-                                     str(mm), "--cache", str(cache), "--concurrency", str(concurrency),
-                                     "--transport", transport, "--workers", str(w)])
-            pipelines[f"workers={w}"] = _figures(pres, prss, _get(root + "/stats"))
-        outs = {(work / f"out_{size}_{latency}_{w}.jsonl").read_bytes() for w in workers}
+            res, rss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n),
+                                   "--concurrency", str(concurrency), "--transport", transport, "--mode", "raw",
+                                   *extra])
+            return _figures(res, rss, _get(root + "/stats"))
+
+        for rnd in range(repeats):
+            if n:  # the bare loop sends as many requests as the pipeline did (known after the first run)
+                bare_reps.append(bare_run([]))
+            for w in workers:
+                cache = work / f"cache_{size}_{latency}_{w}.sqlite"
+                out = work / f"out_{size}_{latency}_{w}.jsonl"
+                for p in (cache, out, Path(f"{cache}-wal"), Path(f"{cache}-shm")):
+                    p.unlink(missing_ok=True)
+                _post(root + "/stats/reset")
+                pres, prss = _run_child(["_pipeline", "--input", str(records), "--output", str(out), "--model_map",
+                                         str(mm), "--cache", str(cache), "--concurrency", str(concurrency),
+                                         "--transport", transport, "--workers", str(w)])
+                pipe_reps[f"workers={w}"].append(_figures(pres, prss, _get(root + "/stats")))
+                outs.add(out.read_bytes())
+                n = n or pipe_reps[f"workers={w}"][0]["requests"]
+            if rnd == 0:
+                bare_reps.append(bare_run([]))  # round 1: pipeline first (n unknown before), then the bare loop
         if len(outs) != 1:
-            raise SystemExit("the pipeline's output differs between worker settings")
-        n = pipelines[f"workers={workers[0]}"]["requests"]
-        _post(root + "/stats/reset")
-        bare_argv = ["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n),
-                     "--concurrency", str(concurrency), "--transport", transport, "--mode", "raw"]
-        bres, brss = _run_child(bare_argv)
-        bare = _figures(bres, brss, _get(root + "/stats"))
-        _post(root + "/stats/reset")
-        gres, grss = _run_child([*bare_argv, "--gc", "tuned"])
-        bare_gc = _figures(gres, grss, _get(root + "/stats"))
+            raise SystemExit("the pipeline's output differs between rounds or worker settings")
+        bare = _median_figures(bare_reps)
+        bare_gc = bare_run(["--gc", "tuned"])
         _post(root + "/stats/reset")
         n_create = min(n, create_cap) if create_cap else n
         cres, crss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n_create),
@@ -388,8 +420,10 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
     finally:
         proc.kill()
         proc.wait()
+    pipelines = {key: _median_figures(reps) for key, reps in pipe_reps.items()}
     run = {"records": size, "latency_s": latency, "concurrency": concurrency, "transport": transport,
-           "pipeline": pipelines, "bare_loop": bare, "bare_loop_gc_tuned": bare_gc, "bare_create": create}
+           "rounds": repeats, "pipeline": pipelines, "bare_loop": bare, "bare_loop_gc_tuned": bare_gc,
+           "bare_create": create}
     for name, ref in (("", bare), ("_vs_gc_tuned", bare_gc), ("_vs_create", create)):
         run["ratio" + name], run["targets" + name] = {}, {}
         for key, pipe in pipelines.items():
@@ -450,6 +484,10 @@ def main() -> None:
     ap.add_argument("--transport", default="aiohttp", choices=["aiohttp", "httpx"])
     ap.add_argument("--create_cap", type=int, default=10000, help="most requests of the create loop (0 = same)")
     ap.add_argument("--workers", default="1,2", help="collect.workers settings of the pipeline, comma-separated")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="rounds of (bare loop, pipeline) per size and latency; figures are medians")
+    ap.add_argument("--repeat_up_to", type=int, default=10000,
+                    help="larger sizes run one round (a 100,000-record round takes about 10 minutes)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
     args = ap.parse_args()
@@ -469,7 +507,9 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             for latency in (float(x) for x in args.latencies.split(",")):
                 t0 = time.monotonic()
-                r = bench_one(Path(tmp), size, latency, args.concurrency, args.transport, args.create_cap, workers)
+                rounds = args.repeats if size <= args.repeat_up_to else 1
+                r = bench_one(Path(tmp), size, latency, args.concurrency, args.transport, args.create_cap, workers,
+                              rounds)
                 runs.append(r)
                 for key, p in r["pipeline"].items():
                     print(f"{size:>7} records, latency {latency:g} s, {key}: pipeline {p['requests_per_s']} req/s "
