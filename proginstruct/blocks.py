@@ -60,6 +60,13 @@ def apply_blocks(a: str, blocks: Iterable[EditBlock], lines: list[str] | None = 
     return join_lines(out)
 
 
+def block_diff(la: list[str], blk: EditBlock) -> str:
+    """``unified_diff(a, apply_blocks(a, [blk]))`` from ``la = split_lines(a)``, without joining and
+    splitting the texts again: the judge's candidate change of one block (SPEC 6 step 4)."""
+    lb = la[: blk.start] + list(blk.lines) + la[blk.end :]
+    return unified_diff_of_runs(la, lb, change_runs(la, lb))
+
+
 def edit_series(a: str, b: str, rng: random.Random) -> list[str]:
     """Versions from ``a`` to ``b`` adding one edit block at a time in a random order (SPEC 3).
 

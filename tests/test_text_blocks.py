@@ -6,7 +6,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proginstruct.blocks import apply_blocks, edit_blocks, edit_blocks_and_diff, edit_series
+from proginstruct.blocks import apply_blocks, block_diff, edit_blocks, edit_blocks_and_diff, edit_series
 from proginstruct.collection.series import Series
 from proginstruct.roles.render import RecordView, render_record
 from proginstruct.text import fence, join_lines, split_lines, unified_diff
@@ -131,6 +131,8 @@ def test_shortcuts_agree_with_the_plain_functions(a, b, rnd):
     assert blocks == edit_blocks(a, b) and diff == unified_diff(a, b)
     subset = [blk for blk in blocks if rnd.random() < 0.5]
     assert apply_blocks(a, subset, split_lines(a)) == apply_blocks(a, subset)
+    for blk in blocks:  # the judge's one-block changes
+        assert block_diff(split_lines(a), blk) == unified_diff(a, apply_blocks(a, [blk]))
 
 
 @given(st.lists(TEXT, min_size=1, max_size=5))

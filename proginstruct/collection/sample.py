@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..blocks import apply_blocks, edit_blocks, edit_blocks_and_diff
+from ..blocks import apply_blocks, block_diff, edit_blocks, edit_blocks_and_diff
 from ..errors import UserError
 from ..roles.render import ChangeQuery, JudgeQuery, RecordView
 from ..samples import sample_type, snapshot
@@ -102,7 +102,7 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
     else:
         user = ""
         lines = split_lines(current)
-        changes = tuple(unified_diff(current, apply_blocks(current, [b], lines)) for b in blocks)
+        changes = tuple(block_diff(lines, b) for b in blocks)
         res = await engine.ask(roles.judge, JudgeQuery(view, changes), sample_seed, stats=stats)
         if not res.ok:
             stats.add("skipped.judge_failed")
