@@ -140,6 +140,7 @@ def test_revision_diffs_are_the_history_diffs(versions):
     series = Series(tuple(versions), versions[-1], "python")
     for c in range(len(versions)):
         view = RecordView("python", versions[c], tuple(versions[:c]))
-        shared = RecordView("python", versions[c], tuple(versions[:c]), history_diffs=series.revision_diffs(c))
+        shared = RecordView("python", versions[c], tuple(versions[:c]), history_diffs=series.revision_diffs(c),
+                            current_listing=fence(versions[c], "python", numbered=True))
         assert view.revision_diffs() == series.revision_diffs(c)
         assert render_record(shared) == render_record(view) and shared == view
