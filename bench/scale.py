@@ -450,7 +450,7 @@ def table(results: dict) -> str:
                 f"| {p['requests_per_s']:,.0f} | {b['requests_per_s']:,.0f} "
                 f"| {100 * ratio['requests_per_s']:.0f} %{_mark(ok['rate_at_least_85pct'])} "
                 f"| {p['cpu_ms_per_request']:.2f} | {b['cpu_ms_per_request']:.2f} "
-                f"| {ratio['cpu_per_request']:.2f}x{_mark(ok['cpu_at_most_1_3x'])} "
+                f"| {ratio['cpu_per_request']:.3f}x{_mark(ok['cpu_at_most_1_3x'])} "
                 f"| {g['requests_per_s']:,.0f}, {g['cpu_ms_per_request']:.2f} "
                 f"| {c['requests_per_s']:,.0f}, {c['cpu_ms_per_request']:.2f} | {p['max_in_flight']} "
                 f"| {p['peak_tree_pss_mb']:.0f}; {p['peak_tree_rss_mb']:.0f}{_mark(ok['rss_at_most_300mb'])} |")
