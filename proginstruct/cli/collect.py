@@ -33,7 +33,11 @@ COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectPara
 @click.option("--metrics_path", default="", help="write counters as JSON here (for dvc metrics)")
 @click.option("--seed", type=int, default=None, help="run seed (default: params.yaml 'seed', else 42)")
 @params_option
-@param_options(COLLECT_DEFAULTS)
+@param_options(COLLECT_DEFAULTS, {
+    "on_bad_record": "'skip' (count and warn) or 'fail' (stop at the first malformed record)",
+    "shard": "'k/n': collect part k of n of the input, chosen by record id (join with merge-shards)",
+    "workers": "local processes sharing this run, each on its part of the records (same output bytes)",
+})
 @param_options(LLM_DEFAULTS)
 @user_errors
 def command(data_type: str, input_path: str, output_path: str, metrics_path: str, seed: int | None,

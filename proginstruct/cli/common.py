@@ -76,8 +76,11 @@ def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mappi
     return out
 
 
-def param_options(defaults: Mapping[str, Any]) -> Callable:
-    """Decorator adding ``--<name>`` for every key of ``defaults`` (type from the default's type)."""
+def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None = None) -> Callable:
+    """Decorator adding ``--<name>`` for every key of ``defaults`` (type from the default's type).
+
+    ``helps``: what an option does, for options that are not SPEC 9 parameters (their help then says
+    "default" instead of "SPEC default")."""
 
     def deco(f: Callable) -> Callable:
         for name, value in reversed(list(defaults.items())):
@@ -89,8 +92,10 @@ def param_options(defaults: Mapping[str, Any]) -> Callable:
                 typ = click.FLOAT
             else:
                 typ = click.STRING
-            f = click.option(f"--{name}", name, type=typ, default=None, show_default=False,
-                             help=f"overrides params.yaml (SPEC default {value!r})")(f)
+            what = (helps or {}).get(name)
+            text = (f"{what}; overrides params.yaml (default {value!r})" if what
+                    else f"overrides params.yaml (SPEC default {value!r})")
+            f = click.option(f"--{name}", name, type=typ, default=None, show_default=False, help=text)(f)
         return f
 
     return deco
