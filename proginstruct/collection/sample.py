@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..blocks import apply_blocks, block_diff, edit_blocks, edit_blocks_and_diff
@@ -79,8 +79,9 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         return None
     models: set[str] = set()
     history_diffs = series.revision_diffs(c) if history else ()  # shared by every role's query
-    listing = fence(current, lang, numbered=True)  # likewise
-    view = RecordView(lang, current, tuple(history), history_diffs=history_diffs, current_listing=listing)
+    # the judge's view; the instruction and chat views differ only in their context texts (replace below)
+    view = RecordView(lang, current, tuple(history), history_diffs=history_diffs,
+                      current_listing=fence(current, lang, numbered=True))
     if use_user:
         if data_type == "commit" and c == 0 and series.context.strip():
             user = series.context.strip()
@@ -89,11 +90,8 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         else:
             ctx = {"commit_message": series.context} if data_type == "commit" else (
                 {"problem_statement": series.context} if data_type == "submit" else {})
-            res = await engine.ask(roles.instruction,
-                                   ChangeQuery(RecordView(lang, current, tuple(history), **ctx,
-                                                          history_diffs=history_diffs, current_listing=listing),
-                                               diff_final),
-                                   sample_seed, stats=stats)
+            res = await engine.ask(roles.instruction, ChangeQuery(replace(view, **ctx), diff_final), sample_seed,
+                                   stats=stats)
             if not res.ok:
                 stats.add("skipped.instruction_failed")
                 return None
@@ -111,8 +109,7 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep], lines)
         if next_code == current:
             stats.add("no_change_samples")
-    chat_view = RecordView(lang, current, tuple(history), user_instruction=user, history_diffs=history_diffs,
-                           current_listing=listing)
+    chat_view = replace(view, user_instruction=user)
     change = diff_final if next_code == final else unified_diff(current, next_code)
     res = await engine.ask(roles.chat, ChangeQuery(chat_view, change), sample_seed, stats=stats)
     chat = res.value if res.ok else ""
