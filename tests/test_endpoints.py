@@ -14,7 +14,7 @@ from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.errors import UserError
 from proginstruct.llm.endpoints import EndpointPool, parse_retry_after
 from proginstruct.llm.engine import Engine, EngineOptions, httpx
-from proginstruct.llm.limits import RateLimit
+from proginstruct.llm.limits import ModelLimits, RateLimit
 from proginstruct.llm.model_map import ModelMap
 from proginstruct.llm.server import serve_in_thread
 from proginstruct.roles.chat import ChatRole
@@ -168,6 +168,12 @@ def test_rate_limit_waits_and_takes_debt():
     lim.charge(-1000)
     assert lim.level == 0
     assert lim.delay(500) == 0  # more than the budget counts as the budget
+
+
+def test_model_limits_paced_only_with_a_per_minute_budget():
+    # the engine skips admit() per request unless a budget applies
+    assert not ModelLimits.build(max_in_flight=4).paced
+    assert ModelLimits.build(rpm=60).paced and ModelLimits.build(tpm=1000).paced
 
 
 # ------------------------------------------------------------------------------------ engine over HTTP

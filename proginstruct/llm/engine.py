@@ -311,9 +311,10 @@ class Engine:
         estimate = estimate_tokens(body)
         retries = 0
         while True:
-            if pool.wait_time() > 0:  # (checked inline: no coroutine per request while every endpoint is up)
+            # checked first: no coroutine per request while every endpoint is up and no budget applies
+            if pool.wait_time() > 0:
                 await self._wait_for_endpoint(pool)
-            if limits.requests is not None or limits.tokens is not None:
+            if limits.paced:
                 await limits.admit(estimate)
             async with limits.slot(), self._sem:
                 ep = pool.choose()

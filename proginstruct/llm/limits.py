@@ -70,6 +70,11 @@ class ModelLimits:
         return cls(asyncio.Semaphore(int(max_in_flight)) if max_in_flight else None,
                    RateLimit(rpm) if rpm else None, RateLimit(tpm) if tpm else None)
 
+    @property
+    def paced(self) -> bool:
+        """True when a per-minute budget applies (only then does :meth:`admit` ever wait)."""
+        return self.requests is not None or self.tokens is not None
+
     async def admit(self, tokens: float) -> None:
         """Wait for one request and ``tokens`` estimated tokens of this minute's budgets."""
         if self.requests is not None:
