@@ -155,9 +155,20 @@ def write_records(path: str | os.PathLike, records: Iterable[Any]) -> int:
                 n += 1
             fh.write(b"\n]\n" if n else b"]\n")
         else:
-            for rec in records:
-                fh.write(dumps(rec) + b"\n")
-                n += 1
+            return write_lines(fh, (dumps(rec) + b"\n" for rec in records))
+    return n
+
+
+def write_lines(out: str | os.PathLike | BinaryIO, lines: Iterable[bytes]) -> int:
+    """Write JSONL ``lines`` (bytes, each ending in a newline) to ``out``: a path, written atomically
+    (see :func:`atomic_open`), or an open binary file. Returns the number of lines."""
+    if not hasattr(out, "write"):
+        with atomic_open(out) as fh:
+            return write_lines(fh, lines)
+    n = 0
+    for line in lines:
+        out.write(line)
+        n += 1
     return n
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ..errors import UserError
-from ..records import atomic_open, read_records, record_id, write_records
+from ..records import read_records, record_id, write_lines, write_records
 
 Shard = tuple[int, int]  # (k, n), 1 <= k <= n
 
@@ -138,14 +138,7 @@ def merge_parts(input_path: str, part_paths: list[str], output_path: str, part_o
                 raise UserError(f"{part.path}: sample {part.line} (record {part.head_rid!r}) was not merged: "
                                 f"{why}")
 
-    if not raw:
-        return write_records(output_path, merged())
-    n = 0
-    with atomic_open(output_path) as fh:
-        for line in merged():
-            fh.write(line)
-            n += 1
-    return n
+    return write_lines(output_path, merged()) if raw else write_records(output_path, merged())
 
 
 def _raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
