@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -54,6 +55,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil  # installed with dvc
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "scale.json"
@@ -160,6 +163,8 @@ def child_bare(args: argparse.Namespace) -> None:
     import openai
     import orjson
 
+    from proginstruct.llm.gc_tuning import throughput_gc
+
     bodies = [json.loads(line) for line in open(args.bodies)]
 
     async def main() -> dict:
@@ -192,12 +197,8 @@ def child_bare(args: argparse.Namespace) -> None:
                     done += 1
 
         t0, c0 = time.perf_counter(), time.process_time()
-        if args.gc == "tuned":  # the pipeline's garbage-collector settings (proginstruct.llm.gc_tuning)
-            from proginstruct.llm.gc_tuning import throughput_gc
-
-            with throughput_gc():
-                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-        else:
+        # "tuned": the pipeline's garbage-collector settings; "default": Python's
+        with throughput_gc() if args.gc == "tuned" else contextlib.nullcontext():
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         await client.close()
@@ -250,38 +251,22 @@ def _post(url: str) -> None:
     urllib.request.urlopen(urllib.request.Request(url, method="POST", data=b""), timeout=30).read()
 
 
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants (from ``/proc/*/stat``)."""
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
-
-
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in kB from ``/proc/<pid>/smaps_rollup``; (0, 0) once it is gone."""
-    rss = pss = 0
+def _tree_memory_kb(root: int) -> tuple[int, int, int]:
+    """(summed RSS, summed PSS, processes) of ``root`` and its descendants in kB (psutil reads
+    ``/proc/<pid>/smaps_rollup``); processes that end while being read are skipped."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
+        procs = [psutil.Process(root)]
+        procs += procs[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0, 0
+    rss = pss = n = 0
+    for p in procs:
+        try:
+            m = p.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        rss, pss, n = rss + m.rss // 1024, pss + m.pss // 1024, n + 1
+    return rss, pss, n
 
 
 class _TreeMemory(threading.Thread):
@@ -295,11 +280,8 @@ class _TreeMemory(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
-            pids = _tree(self.root)
-            mem = [_memory_kb(p) for p in pids]
-            self.peak_rss = max(self.peak_rss, sum(m[0] for m in mem))
-            self.peak_pss = max(self.peak_pss, sum(m[1] for m in mem))
-            self.most = max(self.most, sum(1 for m in mem if m[0]))
+            rss, pss, n = _tree_memory_kb(self.root)
+            self.peak_rss, self.peak_pss, self.most = max(self.peak_rss, rss), max(self.peak_pss, pss), max(self.most, n)
 
 
 def _run_child(argv: list[str]) -> tuple[dict, float]:
