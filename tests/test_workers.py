@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -86,6 +88,38 @@ def test_two_and_three_workers_give_the_one_process_bytes(tmp_path):
     s = run_collection("commit", str(inp), str(split), params=PARAMS, seed=5, llm_params=llm, shard="2/3",
                        workers=2)
     assert split.read_bytes() == part.read_bytes() and 0 < s["inputs"] < 18
+
+
+def test_workers_draw_one_progress_bar_with_the_input_total(tmp_path, capfd):
+    inp = write_inputs(tmp_path / "commit.jsonl", 9)
+    llm = llm_params(tmp_path, "simulator", "cache")
+    run_collection("commit", str(inp), str(tmp_path / "w.jsonl"), params=PARAMS, seed=5, llm_params=llm, workers=2)
+    err = capfd.readouterr().err
+    assert "collect commit (2 workers)" in err and "9/9" in err  # one bar, the parent's, counted to the total
+    assert "worker 1/2" not in err and "worker 2/2" not in err  # the workers draw none
+
+
+def test_run_ordered_reports_progress_to_a_callback_resumed_records_first(tmp_path, capfd):
+    from proginstruct.llm.runner import run_ordered
+    from proginstruct.records import CheckpointedWriter
+
+    async def fn(i, rec):
+        if rec == "boom":
+            raise RuntimeError("stop here")
+        return [{"i": i}], {"n": 1}
+
+    out = tmp_path / "o.jsonl"
+    items = [(i, "boom" if i == 3 else "ok") for i in range(5)]
+    calls: list[int] = []
+    with pytest.raises(RuntimeError):
+        asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=1, progress=calls.append))
+    assert calls == [0, 1, 1, 1]  # nothing resumed, then records 0-2
+    items[3] = (3, "ok")
+    calls.clear()
+    stats = asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=2, total=5,
+                                    progress=calls.append))
+    assert calls == [3, 1, 1] and stats["n"] == 5 and len(out.read_text().splitlines()) == 5
+    assert "rec" not in capfd.readouterr().err  # no bar of its own
 
 
 def test_a_worker_error_reaches_the_parent_as_one_line(tmp_path):

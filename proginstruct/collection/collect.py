@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import sys
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,15 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
                    llm_params: dict[str, Any], seed: int, on_bad_record: str = "skip",
                    roles: Roles | None = None, shard: str = "", workers: int = 1,
-                   _worker: tuple[int, int] | None = None) -> Stats:
+                   _worker: tuple[int, int] | None = None, _progress: Any = None) -> Stats:
     """Collect samples from ``input_path`` into ``output_path`` (``.jsonl`` streamed, ``.json`` a list).
 
     Inputs are streamed (``.jsonl`` by line, ``.json`` lists item by item), never loaded whole.
     ``shard`` ``"k/n"`` keeps only the records of part k of n (:mod:`~proginstruct.collection.shards`).
     ``workers`` > 1 splits the run over that many local processes (:mod:`~proginstruct.collection.workers`;
-    same output bytes); ``_worker`` ``(j, n)`` is set inside worker j of n (progress bar, banner).
+    same output bytes); inside worker j of n, ``_worker`` is ``(j, n)`` (only worker 1 prints the
+    simulator banner) and ``_progress`` the ``multiprocessing.Value`` counting the records done by every
+    worker, which the parent draws as one progress bar.
     Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
     concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
     type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
@@ -81,13 +84,13 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     inp = Path(input_path)
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
+    total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
     if workers > 1:
         from .workers import run_in_workers
 
         return run_in_workers(dict(data_type=data_type, input_path=input_path, output_path=output_path,
                                    params=params, llm_params=llm_params, seed=seed, on_bad_record=on_bad_record,
-                                   roles=roles), part, workers)
-    total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
+                                   roles=roles), part, workers, total=total)
     roles = roles or Roles.default()
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({
@@ -117,11 +120,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         if part is not None:
             items = ((i, r) for i, r in items if in_shard(record_id(r), part))
         try:
-            desc = f"collect {data_type}" + (f" [worker {_worker[0]}/{_worker[1]}]" if _worker else "")
-            # one line per worker on a terminal; elsewhere (logs, CI) no cursor-movement codes
-            bar_line = _worker[0] - 1 if _worker and sys.stderr.isatty() else 0
             stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=desc, position=bar_line)
+                                      total=total, desc=f"collect {data_type}",
+                                      progress=None if _progress is None else partial(_add, _progress))
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()
@@ -132,6 +133,12 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         sys.stderr.write(f"warning: {inp}: skipped {bad['bad_records']} malformed record(s) "
                          f"({'; '.join(first_bad)}{more}); on_bad_record: skip\n")
     return stats
+
+
+def _add(counter: Any, k: int) -> None:
+    """Add ``k`` to a ``multiprocessing.Value`` shared with the parent process."""
+    with counter.get_lock():
+        counter.value += k
 
 
 def _count_lines(path: Path) -> int:

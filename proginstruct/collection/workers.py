@@ -31,6 +31,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from ..errors import UserError
 from ..llm.cache import ReplyCache
 from ..stats import Stats
@@ -90,12 +92,13 @@ def _child(conn: multiprocessing.connection.Connection, kwargs: dict[str, Any]) 
         conn.close()
 
 
-def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int) -> Stats:
+def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *, total: int | None = None) -> Stats:
     """Run ``run_collection(**kwargs)`` split over ``n`` worker processes and merge their outputs.
 
     ``kwargs`` are ``run_collection``'s (``shard`` and ``workers`` excluded; ``shard`` is the run's part,
-    parsed). Returns the sum of the workers' counters (``session.max_in_flight`` is then the sum of
-    their maxima). Raises :class:`UserError` as a worker raised it, ``RuntimeError`` for a worker that
+    parsed). Progress is one bar on stderr for the whole run (``total`` input records, ``None`` when
+    unknown), fed by a counter the workers share; the workers draw none. Returns the sum of the workers'
+    counters (``session.max_in_flight`` is then the sum of their maxima). Raises :class:`UserError` as a worker raised it, ``RuntimeError`` for a worker that
     failed otherwise or died (exit code named); the workers' checkpoints are kept for a resume with the
     same ``n``.
     """
@@ -106,20 +109,25 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int) -> Stats
     out = kwargs["output_path"]
     parts = [part_path(out, j, n) for j in range(1, n + 1)]
     llm = worker_llm_params(kwargs["llm_params"], n)
+    done = ctx.Value("q", 0)  # records written by all workers, resumed ones included
     procs: dict[multiprocessing.connection.Connection, tuple[int, Any]] = {}
     for j, (k, m) in enumerate(worker_shards(shard, n), start=1):
         recv, send = ctx.Pipe(duplex=False)
         kw = {**kwargs, "output_path": str(parts[j - 1]), "llm_params": llm, "shard": f"{k}/{m}",
-              "_worker": (j, n)}
+              "_worker": (j, n), "_progress": done}
         proc = ctx.Process(target=_child, args=(send, kw), name=f"proginstruct-collect-{j}of{n}", daemon=True)
         proc.start()
         send.close()
         procs[recv] = (j, proc)
     results: dict[int, dict[str, int]] = {}
     pending = dict(procs)
+    bar = tqdm(total=total, desc=f"collect {kwargs['data_type']} ({n} workers)", unit="rec", dynamic_ncols=True,
+               mininterval=0.5)
     try:
         while pending:
-            for conn in multiprocessing.connection.wait(list(pending)):
+            ready = multiprocessing.connection.wait(list(pending), timeout=0.5)
+            bar.update(done.value - bar.n)
+            for conn in ready:
                 j, proc = pending.pop(conn)
                 try:
                     kind, payload = conn.recv()
@@ -140,6 +148,7 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int) -> Stats
                 proc.terminate()
         raise
     finally:
+        bar.close()
         for conn, (_, proc) in procs.items():
             proc.join()
             conn.close()

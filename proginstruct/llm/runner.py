@@ -24,27 +24,34 @@ RecordFn = Callable[[int, Any], Awaitable[tuple[list[Any], dict[str, int]]]]
 
 
 async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
-                      window: int, total: int | None = None, desc: str = "records", position: int = 0) -> Stats:
+                      window: int, total: int | None = None, desc: str = "records",
+                      progress: Callable[[int], None] | None = None) -> Stats:
     """Apply ``fn(index, record) -> (output objects, stats)`` to every item and stream results in order.
 
     ``items`` yields ``(index, record)`` in input order. Resumes from ``writer.open()`` (skipping the
     records already written). Returns the sum of every record's stats, earlier runs' included. On an
     exception (for example a :class:`~proginstruct.errors.UserError` from the engine) the pending
     tasks are cancelled, the checkpoint is kept for a later resume, and the exception propagates.
-    ``desc`` and ``position`` (line) are the progress bar's.
+
+    Progress: a tqdm bar on stderr (``desc``; ``total`` records, ``None`` when unknown), or, when
+    ``progress`` is given, no bar: ``progress(k)`` is called with every ``k`` records done (the records
+    resumed from the checkpoint first), for a caller that draws one bar for several processes.
     """
     with throughput_gc():
-        return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc, position=position)
+        return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc, progress=progress)
 
 
 async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
-                       window: int, total: int | None, desc: str, position: int) -> Stats:
+                       window: int, total: int | None, desc: str, progress: Callable[[int], None] | None) -> Stats:
     done = writer.open()
     stats = Stats().merge([writer.done_stats])
     it = itertools.islice(iter(items), done, None)
     queue: deque[asyncio.Task] = deque()
     bar = tqdm(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5,
-               position=position)
+               disable=progress is not None)
+    advance = bar.update if progress is None else progress
+    if progress is not None:
+        progress(done)
     try:
         exhausted = False
         while True:
@@ -59,7 +66,7 @@ async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: C
             objs, rec_stats = await queue.popleft()
             writer.write_record(objs, rec_stats)
             stats.merge([rec_stats])
-            bar.update(1)
+            advance(1)
     except BaseException:
         for t in queue:
             t.cancel()
