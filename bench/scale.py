@@ -231,10 +231,16 @@ def child_pipeline(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------ parent
-def _server(latency: float) -> tuple[subprocess.Popen, str]:
+def _pin(cpus: set[int] | None):  # noqa: ANN202 - a Popen preexec_fn or None
+    """A ``preexec_fn`` that restricts the child (and the processes it starts) to ``cpus``."""
+    return None if not cpus else (lambda: os.sched_setaffinity(0, cpus))
+
+
+def _server(latency: float, cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
     code = ("import sys; from proginstruct.llm.server import serve; import asyncio; "
             "asyncio.run(serve('127.0.0.1', 0, on_start=lambda u: print(u, flush=True), latency=float(sys.argv[1])))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(latency)], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=_pin(cpus))
     url = proc.stdout.readline().strip()
     if not url.startswith("http://"):
         proc.kill()
@@ -284,12 +290,13 @@ class _TreeMemory(threading.Thread):
             self.peak_rss, self.peak_pss, self.most = max(self.peak_rss, rss), max(self.peak_pss, pss), max(self.most, n)
 
 
-def _run_child(argv: list[str]) -> tuple[dict, float]:
-    """Run ``bench/scale.py <argv>`` in a child; returns its JSON line (plus ``load`` and the tree memory
-    figures) and the largest process's peak RSS in MB (``ru_maxrss`` from ``os.wait4``)."""
+def _run_child(argv: list[str], cpus: set[int] | None = None) -> tuple[dict, float]:
+    """Run ``bench/scale.py <argv>`` in a child (on ``cpus``, default any); returns its JSON line (plus
+    ``load`` and the tree memory figures) and the largest process's peak RSS in MB (``ru_maxrss`` from
+    ``os.wait4``)."""
     load = round(os.getloadavg()[0], 2)
     proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=_pin(cpus))
     mon = _TreeMemory(proc.pid)
     mon.start()
     out = proc.stdout.read()
@@ -343,9 +350,12 @@ def _median_figures(reps: list[dict]) -> dict:
 
 
 def bench_one(work: Path, size: int, latency: float, concurrency: int, transport: str, create_cap: int,
-              workers: list[int], repeats: int = 1) -> dict:
+              workers: list[int], repeats: int = 1, server_cpus: set[int] | None = None,
+              client_cpus: set[int] | None = None) -> dict:
     """One size and latency: ``repeats`` rounds of (bare loop, then the pipeline once per ``workers``
     setting), each figure the median of its rounds; then the GC-tuned and create reference loops once.
+    ``server_cpus`` / ``client_cpus``: CPUs the simulator / the measured loops are restricted to
+    (``None``: any), so that on a larger machine the simulator need not share the client's cores.
 
     Alternating the bare loop and the pipeline within a round, and taking medians, keeps the slow drifts
     of a shared VM (10-30 % between runs minutes apart) out of the ratios. Every pipeline run starts from
@@ -356,7 +366,7 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
     bodies = work / "bodies.jsonl"
     if not bodies.exists():
         _run_child(["_bodies", "--input", str(records), "--output", str(bodies), "--n", str(BODY_POOL)])
-    proc, url = _server(latency)
+    proc, url = _server(latency, server_cpus)
     root = url[: -len("/v1")]
     pipe_reps: dict[str, list[dict]] = {f"workers={w}": [] for w in workers}
     bare_reps: list[dict] = []
@@ -370,7 +380,7 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
             _post(root + "/stats/reset")
             res, rss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n),
                                    "--concurrency", str(concurrency), "--transport", transport, "--mode", "raw",
-                                   *extra])
+                                   *extra], client_cpus)
             return _figures(res, rss, _get(root + "/stats"))
 
         for rnd in range(repeats):
@@ -384,7 +394,7 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
                 _post(root + "/stats/reset")
                 pres, prss = _run_child(["_pipeline", "--input", str(records), "--output", str(out), "--model_map",
                                          str(mm), "--cache", str(cache), "--concurrency", str(concurrency),
-                                         "--transport", transport, "--workers", str(w)])
+                                         "--transport", transport, "--workers", str(w)], client_cpus)
                 pipe_reps[f"workers={w}"].append(_figures(pres, prss, _get(root + "/stats")))
                 outs.add(out.read_bytes())
                 n = n or pipe_reps[f"workers={w}"][0]["requests"]
@@ -397,7 +407,8 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
         _post(root + "/stats/reset")
         n_create = min(n, create_cap) if create_cap else n
         cres, crss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n_create),
-                                 "--concurrency", str(concurrency), "--transport", transport, "--mode", "create"])
+                                 "--concurrency", str(concurrency), "--transport", transport, "--mode", "create"],
+                                client_cpus)
         create = _figures(cres, crss, _get(root + "/stats"))
     finally:
         proc.kill()
@@ -411,6 +422,16 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
         for key, pipe in pipelines.items():
             run["ratio" + name][key], run["targets" + name][key] = _compare(pipe, ref)
     return run
+
+
+def _cpus(spec: str) -> set[int] | None:
+    """``"0,1"`` -> ``{0, 1}``; ``""`` -> ``None`` (any CPU). Exits with a message for CPUs this machine lacks."""
+    if not spec.strip():
+        return None
+    cpus = {int(c) for c in spec.split(",")}
+    if not cpus <= os.sched_getaffinity(0):
+        raise SystemExit(f"--server_cpus / --client_cpus: {sorted(cpus)} not all in {sorted(os.sched_getaffinity(0))}")
+    return cpus
 
 
 def _mark(good: bool) -> str:
@@ -470,6 +491,8 @@ def main() -> None:
                     help="rounds of (bare loop, pipeline) per size and latency; figures are medians")
     ap.add_argument("--repeat_up_to", type=int, default=10000,
                     help="larger sizes run one round (a 100,000-record round takes about 10 minutes)")
+    ap.add_argument("--server_cpus", default="", help="CPUs for the simulator, e.g. 2,3 (default: any)")
+    ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
     args = ap.parse_args()
@@ -483,15 +506,17 @@ def main() -> None:
         return child_pipeline(args)
     runs: list[dict] = []
     workers = [int(w) for w in args.workers.split(",")]
+    server_cpus, client_cpus = _cpus(args.server_cpus), _cpus(args.client_cpus)
     result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_before": os.getloadavg()[0]}, "runs": runs}
+                          "load_before": os.getloadavg()[0], "server_cpus": sorted(server_cpus or ()),
+                          "client_cpus": sorted(client_cpus or ())}, "runs": runs}
     with tempfile.TemporaryDirectory(prefix="proginstruct-scale-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             for latency in (float(x) for x in args.latencies.split(",")):
                 t0 = time.monotonic()
                 rounds = args.repeats if size <= args.repeat_up_to else 1
                 r = bench_one(Path(tmp), size, latency, args.concurrency, args.transport, args.create_cap, workers,
-                              rounds)
+                              rounds, server_cpus, client_cpus)
                 runs.append(r)
                 for key, p in r["pipeline"].items():
                     print(f"{size:>7} records, latency {latency:g} s, {key}: pipeline {p['requests_per_s']} req/s "
