@@ -232,7 +232,9 @@ def child_pipeline(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------------------ parent
 def _pin(cpus: set[int] | None):  # noqa: ANN202 - a Popen preexec_fn or None
-    """A ``preexec_fn`` that restricts the child (and the processes it starts) to ``cpus``."""
+    """A ``preexec_fn`` that restricts the child (and the processes it starts) to ``cpus``. (A preexec_fn
+    is unsafe while other threads run; the bench starts its children while only its main thread does: the
+    memory sampler of a child is joined before the next one starts.)"""
     return None if not cpus else (lambda: os.sched_setaffinity(0, cpus))
 
 
@@ -425,12 +427,18 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
 
 
 def _cpus(spec: str) -> set[int] | None:
-    """``"0,1"`` -> ``{0, 1}``; ``""`` -> ``None`` (any CPU). Exits with a message for CPUs this machine lacks."""
+    """``"0,1"`` -> ``{0, 1}``; ``""`` -> ``None`` (any CPU). Exits with a message for a malformed list or
+    CPUs this process may not run on."""
     if not spec.strip():
         return None
-    cpus = {int(c) for c in spec.split(",")}
-    if not cpus <= os.sched_getaffinity(0):
-        raise SystemExit(f"--server_cpus / --client_cpus: {sorted(cpus)} not all in {sorted(os.sched_getaffinity(0))}")
+    allowed = os.sched_getaffinity(0)
+    try:
+        cpus = {int(c) for c in spec.split(",")}
+    except ValueError:
+        cpus = set()
+    if not cpus or not cpus <= allowed:
+        raise SystemExit(f"--server_cpus / --client_cpus: {spec!r} must be a comma-separated list of CPUs "
+                         f"among {sorted(allowed)}")
     return cpus
 
 

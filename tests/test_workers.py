@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -95,13 +98,86 @@ def test_workers_draw_one_progress_bar_with_the_input_total(tmp_path, capfd):
     llm = llm_params(tmp_path, "simulator", "cache")
     run_collection("commit", str(inp), str(tmp_path / "w.jsonl"), params=PARAMS, seed=5, llm_params=llm, workers=2)
     err = capfd.readouterr().err
-    assert "collect commit (2 workers)" in err and "9/9" in err  # one bar, the parent's, counted to the total
-    assert "worker 1/2" not in err and "worker 2/2" not in err  # the workers draw none
+    assert "collect commit (2 workers)" in err and re.search(r"(?<!\d)9/9\b", err)  # one bar, to the total
+    assert "collect commit:" not in err  # the workers draw none
+
+
+def test_a_resumed_worker_run_counts_each_record_once(tmp_path, capfd, monkeypatch):
+    """A worker fails halfway; the rerun resumes from the checkpoints and its bar ends at the total, with
+    the resumed records shown as done from the start, and the output has the one-process bytes."""
+    import proginstruct.collection.collect as collect
+    import proginstruct.collection.workers as workers
+
+    inp = write_inputs(tmp_path / "commit.jsonl", 12)
+    llm = llm_params(tmp_path, "simulator", "cache")
+    one = tmp_path / "one.jsonl"
+    run_collection("commit", str(inp), str(one), params=PARAMS, seed=5, llm_params=llm)
+    real, fail = collect.collect_record, tmp_path / "fail"
+
+    async def flaky(engine, roles, data_type, rec, rid, **kw):  # inherited by the forked workers
+        if fail.exists() and rec["id"].startswith("c0008"):
+            raise RuntimeError("injected")
+        return await real(engine, roles, data_type, rec, rid, **kw)
+
+    monkeypatch.setattr(collect, "collect_record", flaky)
+    # fork even if an earlier test left a thread running: a spawned worker would not see the patch
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)
+    fail.touch()
+    out = tmp_path / "w.jsonl"
+    with pytest.raises(RuntimeError, match="failed: RuntimeError: injected"):
+        run_collection("commit", str(inp), str(out), params=PARAMS, seed=5, llm_params=llm, workers=2)
+    resumed = sum(len(p.read_bytes().splitlines()) - 1 for p in tmp_path.glob("w.worker*of2.jsonl.partial.idx"))
+    assert 0 < resumed < 12 and not out.exists()
+    fail.unlink()
+    capfd.readouterr()
+    run_collection("commit", str(inp), str(out), params=PARAMS, seed=5, llm_params=llm, workers=2)
+    err = capfd.readouterr().err
+    assert out.read_bytes() == one.read_bytes()
+    assert re.search(rf"(?<!\d){resumed}/12\b", err) and re.search(r"(?<!\d)12/12\b", err)
+    assert not re.search(r"(?<!\d)(1[3-9]|2\d)/12\b", err)  # resumed records counted once
+
+
+def test_workers_are_spawned_when_the_parent_has_threads(tmp_path, capfd):
+    import threading
+
+    inp = write_inputs(tmp_path / "commit.jsonl", 6)
+    llm = llm_params(tmp_path, "simulator", "cache")
+    one = tmp_path / "one.jsonl"
+    run_collection("commit", str(inp), str(one), params=PARAMS, seed=5, llm_params=llm)
+    capfd.readouterr()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()  # a second thread: fork would be unsafe, so the workers are spawned (and import everything)
+    try:
+        out = tmp_path / "w.jsonl"
+        run_collection("commit", str(inp), str(out), params=PARAMS, seed=5, llm_params=llm, workers=2)
+    finally:
+        stop.set()
+    assert out.read_bytes() == one.read_bytes()
+    assert re.search(r"(?<!\d)6/6\b", capfd.readouterr().err)  # the shared counter reached the spawned workers
+
+
+def test_a_progress_bar_leaves_no_thread_behind():
+    """tqdm's monitor thread would make every later ``--workers`` run in the process spawn, not fork."""
+    code = ("import threading; from proginstruct.progress import Bar; "
+            "b = Bar(range(3), total=3); list(b); b.close(); print(threading.active_count())")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "1"
 
 
 def test_run_ordered_reports_progress_to_a_callback_resumed_records_first(tmp_path, capfd):
     from proginstruct.llm.runner import run_ordered
     from proginstruct.records import CheckpointedWriter
+
+    class Recorder:
+        def __init__(self):
+            self.calls: list[tuple[str, int]] = []
+
+        def resume(self, records):
+            self.calls.append(("resume", records))
+
+        def update(self, records):
+            self.calls.append(("update", records))
 
     async def fn(i, rec):
         if rec == "boom":
@@ -110,15 +186,15 @@ def test_run_ordered_reports_progress_to_a_callback_resumed_records_first(tmp_pa
 
     out = tmp_path / "o.jsonl"
     items = [(i, "boom" if i == 3 else "ok") for i in range(5)]
-    calls: list[int] = []
+    rec = Recorder()
     with pytest.raises(RuntimeError):
-        asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=1, progress=calls.append))
-    assert calls == [0, 1, 1, 1]  # nothing resumed, then records 0-2
+        asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=1, progress=rec))
+    assert rec.calls == [("resume", 0)] + [("update", 1)] * 3  # nothing resumed, then records 0-2
     items[3] = (3, "ok")
-    calls.clear()
-    stats = asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=2, total=5,
-                                    progress=calls.append))
-    assert calls == [3, 1, 1] and stats["n"] == 5 and len(out.read_text().splitlines()) == 5
+    rec = Recorder()
+    stats = asyncio.run(run_ordered(iter(items), fn, CheckpointedWriter(out, "f"), window=2, total=5, progress=rec))
+    assert rec.calls == [("resume", 3), ("update", 1), ("update", 1)]
+    assert stats["n"] == 5 and len(out.read_text().splitlines()) == 5
     assert "rec" not in capfd.readouterr().err  # no bar of its own
 
 

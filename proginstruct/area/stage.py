@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from tqdm import tqdm
 
 from ..errors import BadRecord, UserError
+from ..progress import Bar
 from ..records import atomic_write_json, read_records, record_id, write_records
 from ..samples import sample_type
 from ..seeding import derive_rng
@@ -106,7 +106,7 @@ def run_area(
     kinds: list[str] = []
 
     def located() -> Iterator[dict[str, Any]]:
-        for index, sample in tqdm(read_records(input_path), desc="area", unit="sample", disable=not progress):
+        for index, sample in Bar(read_records(input_path), desc="area", unit="sample", disable=not progress):
             check_sample(input_path, index, sample)
             current, next_ = sample["current"]["code"], sample["next"]["code"]
             rng = derive_rng(seed, "area", sample_id(sample))

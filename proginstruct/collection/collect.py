@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import sys
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from ..errors import BadRecord, UserError
 from ..llm.engine import SAMPLING_KEYS, Engine
 from ..llm.model_map import ModelMap
 from ..llm.runner import run_ordered
+from ..progress import Progress
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
 from ..roles.instruction import InstructionRole
@@ -60,15 +60,15 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
                    llm_params: dict[str, Any], seed: int, on_bad_record: str = "skip",
                    roles: Roles | None = None, shard: str = "", workers: int = 1,
-                   _worker: tuple[int, int] | None = None, _progress: Any = None) -> Stats:
+                   _worker: tuple[int, int] | None = None, _progress: Progress | None = None) -> Stats:
     """Collect samples from ``input_path`` into ``output_path`` (``.jsonl`` streamed, ``.json`` a list).
 
     Inputs are streamed (``.jsonl`` by line, ``.json`` lists item by item), never loaded whole.
     ``shard`` ``"k/n"`` keeps only the records of part k of n (:mod:`~proginstruct.collection.shards`).
     ``workers`` > 1 splits the run over that many local processes (:mod:`~proginstruct.collection.workers`;
     same output bytes); inside worker j of n, ``_worker`` is ``(j, n)`` (only worker 1 prints the
-    simulator banner) and ``_progress`` the ``multiprocessing.Value`` counting the records done by every
-    worker, which the parent draws as one progress bar.
+    simulator banner) and ``_progress`` the workers' shared counter
+    (:class:`~proginstruct.collection.workers.SharedProgress`), which the parent draws as one bar.
     Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
     concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
     type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
@@ -121,8 +121,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
             items = ((i, r) for i, r in items if in_shard(record_id(r), part))
         try:
             stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=f"collect {data_type}",
-                                      progress=None if _progress is None else partial(_add, _progress))
+                                      total=total, desc=f"collect {data_type}", progress=_progress)
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()
@@ -133,12 +132,6 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         sys.stderr.write(f"warning: {inp}: skipped {bad['bad_records']} malformed record(s) "
                          f"({'; '.join(first_bad)}{more}); on_bad_record: skip\n")
     return stats
-
-
-def _add(counter: Any, k: int) -> None:
-    """Add ``k`` to a ``multiprocessing.Value`` shared with the parent process."""
-    with counter.get_lock():
-        counter.value += k
 
 
 def _count_lines(path: Path) -> int:

@@ -31,10 +31,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from ..errors import UserError
 from ..llm.cache import ReplyCache
+from ..progress import Bar
 from ..stats import Stats
 from .shards import Shard, merge_parts, shard_of
 
@@ -75,6 +74,29 @@ def worker_llm_params(llm_params: dict[str, Any], n: int) -> dict[str, Any]:
     return lp
 
 
+class SharedProgress:
+    """The records of a worker run, counted in shared memory (:class:`~proginstruct.progress.Progress`).
+
+    Each worker calls :meth:`resume` once with the records its checkpoint already holds, then
+    :meth:`update` per record written; the parent reads ``started`` (workers that have resumed),
+    ``resumed`` and ``written`` (records, 64-bit counters) to draw one bar. Create it before the workers
+    start: it is handed to them as a ``Process`` argument (fork or spawn).
+    """
+
+    def __init__(self, ctx: Any):
+        self.started, self.resumed, self.written = ctx.Value("i", 0), ctx.Value("q", 0), ctx.Value("q", 0)
+
+    def resume(self, records: int) -> None:
+        with self.resumed.get_lock():
+            self.resumed.value += records
+        with self.started.get_lock():
+            self.started.value += 1
+
+    def update(self, records: int) -> None:
+        with self.written.get_lock():
+            self.written.value += records
+
+
 def _child(conn: multiprocessing.connection.Connection, kwargs: dict[str, Any]) -> None:
     from .collect import run_collection
 
@@ -92,15 +114,17 @@ def _child(conn: multiprocessing.connection.Connection, kwargs: dict[str, Any]) 
         conn.close()
 
 
-def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *, total: int | None = None) -> Stats:
+def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *,
+                   total: int | None = None) -> Stats:
     """Run ``run_collection(**kwargs)`` split over ``n`` worker processes and merge their outputs.
 
     ``kwargs`` are ``run_collection``'s (``shard`` and ``workers`` excluded; ``shard`` is the run's part,
     parsed). Progress is one bar on stderr for the whole run (``total`` input records, ``None`` when
-    unknown), fed by a counter the workers share; the workers draw none. Returns the sum of the workers'
-    counters (``session.max_in_flight`` is then the sum of their maxima). Raises :class:`UserError` as a worker raised it, ``RuntimeError`` for a worker that
-    failed otherwise or died (exit code named); the workers' checkpoints are kept for a resume with the
-    same ``n``.
+    unknown; records resumed from the workers' checkpoints shown as already done), fed by a
+    :class:`SharedProgress`; the workers draw none. Returns the sum of the workers' counters
+    (``session.max_in_flight`` is then the sum of their maxima). Raises :class:`UserError` as a worker
+    raised it, ``RuntimeError`` for a worker that failed otherwise or died (exit code named); the
+    workers' checkpoints are kept for a resume with the same ``n``.
     """
     ReplyCache(kwargs["llm_params"]["cache_path"]).close()  # create the file and its WAL mode once, here
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
@@ -109,24 +133,27 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *, total
     out = kwargs["output_path"]
     parts = [part_path(out, j, n) for j in range(1, n + 1)]
     llm = worker_llm_params(kwargs["llm_params"], n)
-    done = ctx.Value("q", 0)  # records written by all workers, resumed ones included
+    progress = SharedProgress(ctx)
     procs: dict[multiprocessing.connection.Connection, tuple[int, Any]] = {}
     for j, (k, m) in enumerate(worker_shards(shard, n), start=1):
         recv, send = ctx.Pipe(duplex=False)
         kw = {**kwargs, "output_path": str(parts[j - 1]), "llm_params": llm, "shard": f"{k}/{m}",
-              "_worker": (j, n), "_progress": done}
+              "_worker": (j, n), "_progress": progress}
         proc = ctx.Process(target=_child, args=(send, kw), name=f"proginstruct-collect-{j}of{n}", daemon=True)
         proc.start()
         send.close()
         procs[recv] = (j, proc)
     results: dict[int, dict[str, int]] = {}
     pending = dict(procs)
-    bar = tqdm(total=total, desc=f"collect {kwargs['data_type']} ({n} workers)", unit="rec", dynamic_ncols=True,
-               mininterval=0.5)
+    bar = None  # drawn once every worker has resumed, so that resumed records do not count in its rate
     try:
         while pending:
             ready = multiprocessing.connection.wait(list(pending), timeout=0.5)
-            bar.update(done.value - bar.n)
+            if bar is None and progress.started.value == n:
+                bar = Bar(total=total, initial=progress.resumed.value, desc=f"collect {kwargs['data_type']} "
+                          f"({n} workers)", unit="rec", dynamic_ncols=True, mininterval=0.5)
+            if bar is not None:
+                bar.update(progress.resumed.value + progress.written.value - bar.n)
             for conn in ready:
                 j, proc = pending.pop(conn)
                 try:
@@ -148,7 +175,8 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *, total
                 proc.terminate()
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         for conn, (_, proc) in procs.items():
             proc.join()
             conn.close()

@@ -14,8 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from tqdm import tqdm
-
+from ..progress import Bar, Progress
 from ..records import CheckpointedWriter
 from ..stats import Stats
 from .gc_tuning import throughput_gc
@@ -25,7 +24,7 @@ RecordFn = Callable[[int, Any], Awaitable[tuple[list[Any], dict[str, int]]]]
 
 async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
                       window: int, total: int | None = None, desc: str = "records",
-                      progress: Callable[[int], None] | None = None) -> Stats:
+                      progress: Progress | None = None) -> Stats:
     """Apply ``fn(index, record) -> (output objects, stats)`` to every item and stream results in order.
 
     ``items`` yields ``(index, record)`` in input order. Resumes from ``writer.open()`` (skipping the
@@ -33,25 +32,28 @@ async def run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: Ch
     exception (for example a :class:`~proginstruct.errors.UserError` from the engine) the pending
     tasks are cancelled, the checkpoint is kept for a later resume, and the exception propagates.
 
-    Progress: a tqdm bar on stderr (``desc``; ``total`` records, ``None`` when unknown), or, when
-    ``progress`` is given, no bar: ``progress(k)`` is called with every ``k`` records done (the records
-    resumed from the checkpoint first), for a caller that draws one bar for several processes.
+    Progress: a bar on stderr (``desc``; ``total`` records, ``None`` when unknown, the resumed ones
+    shown as already done), or, when ``progress`` is given, no bar: ``progress.resume(k)`` once with the
+    ``k`` records resumed from the checkpoint (possibly 0), then ``progress.update(1)`` per record
+    written, for a caller that draws one bar for several processes (:mod:`~proginstruct.progress`).
     """
     with throughput_gc():
         return await _run_ordered(items, fn, writer, window=window, total=total, desc=desc, progress=progress)
 
 
 async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: CheckpointedWriter, *,
-                       window: int, total: int | None, desc: str, progress: Callable[[int], None] | None) -> Stats:
+                       window: int, total: int | None, desc: str, progress: Progress | None) -> Stats:
     done = writer.open()
     stats = Stats().merge([writer.done_stats])
     it = itertools.islice(iter(items), done, None)
     queue: deque[asyncio.Task] = deque()
-    bar = tqdm(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5,
-               disable=progress is not None)
-    advance = bar.update if progress is None else progress
-    if progress is not None:
-        progress(done)
+    if progress is None:
+        bar = Bar(total=total, initial=done, desc=desc, unit="rec", dynamic_ncols=True, mininterval=0.5)
+        advance = bar.update
+    else:
+        bar = None
+        progress.resume(done)
+        advance = progress.update
     try:
         exhausted = False
         while True:
@@ -74,6 +76,7 @@ async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: C
         writer.close()
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     writer.finish()
     return stats

@@ -16,9 +16,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from ..errors import UserError
+from ..progress import Bar
 from ..records import write_records
 from ..stats import Stats
 from . import git_history as gh
@@ -165,7 +164,7 @@ def mine_repository(repo_path: str, rev: str, gate: RecordGate, *, progress: boo
     repo = gh.open_repository(repo_path)
     start = gh.resolve_commit(repo, rev, repo_path)
     limit = gate.limits.max_commits
-    with tqdm(desc="commits", unit="commit", total=limit or None, file=sys.stderr, disable=not progress,
+    with Bar(desc="commits", unit="commit", total=limit or None, file=sys.stderr, disable=not progress,
               dynamic_ncols=True) as bar:
         for commit in gh.walk_first_parent(repo, start, limit):
             if gate.exhausted:
@@ -216,7 +215,7 @@ def read_datasets(paths: Sequence[str], gate: RecordGate, notes: list[str] | Non
     """
     for path in paths:
         rows = read_changes(path, gate.limits.on_bad_record, gate.stats, notes)
-        for change in tqdm(rows, desc=Path(path).name, unit="row", file=sys.stderr, disable=not progress,
+        for change in Bar(rows, desc=Path(path).name, unit="row", file=sys.stderr, disable=not progress,
                            dynamic_ncols=True):
             if gate.exhausted:
                 break

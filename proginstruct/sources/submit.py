@@ -54,9 +54,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from tqdm import tqdm
 
 from ..errors import UserError
+from ..progress import Bar
 from ..stats import Stats
 from .problem_statements import load_statements
 from .rouge import rouge_l_f1, rouge_l_upper_bound, tokenize
@@ -361,7 +361,7 @@ def prepare_submit(root: str | Path, statements: str | Path | None, params: Subm
     """Yield SPEC 1 submit records (plus provenance) from a CodeNet-layout folder, in problem-id order.
 
     ``statements`` is the statements JSON (missing = allowed, every problem gets ``""``). Counters go to
-    ``stats`` (see the module docstring); ``progress`` shows a tqdm bar over metadata files on stderr;
+    ``stats`` (see the module docstring); ``progress`` shows a bar over metadata files on stderr;
     ``on_skip(problem_id, user_id, reason)`` is called for every skipped history.
     Raises :class:`UserError` for a missing ``root``/``metadata`` folder or a statements file that is
     not a JSON object; every other problem is counted and skipped.
@@ -373,7 +373,7 @@ def prepare_submit(root: str | Path, statements: str | Path | None, params: Subm
     stats.add("files.metadata", len(files))
     if not files:
         print(f"warning: {root / 'metadata'}: no pNNNNN.csv files", file=sys.stderr)
-    for path in tqdm(files, desc="prepare_submit", unit="problem", disable=not progress, file=sys.stderr):
+    for path in Bar(files, desc="prepare_submit", unit="problem", disable=not progress, file=sys.stderr):
         problem_id = path.stem
         histories = problem_histories(path, problem_id, stats)
         if histories is None:
