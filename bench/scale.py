@@ -378,10 +378,11 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
         mm = work / "model_map.json"
         mm.write_text(json.dumps({"proginstruct-simulator": {"base": url, "api": "sim"}}))
 
-        def bare_run(extra: list[str]) -> dict:
+        def bare_run(extra: list[str], mode: str = "raw", requests: int = 0) -> dict:
+            """One reference loop of ``requests`` requests (default: as many as the pipeline sent)."""
             _post(root + "/stats/reset")
-            res, rss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n),
-                                   "--concurrency", str(concurrency), "--transport", transport, "--mode", "raw",
+            res, rss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(requests or n),
+                                   "--concurrency", str(concurrency), "--transport", transport, "--mode", mode,
                                    *extra], client_cpus)
             return _figures(res, rss, _get(root + "/stats"))
 
@@ -406,12 +407,7 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
             raise SystemExit("the pipeline's output differs between rounds or worker settings")
         bare = _median_figures(bare_reps)
         bare_gc = bare_run(["--gc", "tuned"])
-        _post(root + "/stats/reset")
-        n_create = min(n, create_cap) if create_cap else n
-        cres, crss = _run_child(["_bare", "--base", url, "--bodies", str(bodies), "--n", str(n_create),
-                                 "--concurrency", str(concurrency), "--transport", transport, "--mode", "create"],
-                                client_cpus)
-        create = _figures(cres, crss, _get(root + "/stats"))
+        create = bare_run([], "create", min(n, create_cap) if create_cap else n)
     finally:
         proc.kill()
         proc.wait()

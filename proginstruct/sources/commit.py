@@ -165,7 +165,7 @@ def mine_repository(repo_path: str, rev: str, gate: RecordGate, *, progress: boo
     start = gh.resolve_commit(repo, rev, repo_path)
     limit = gate.limits.max_commits
     with Bar(desc="commits", unit="commit", total=limit or None, file=sys.stderr, disable=not progress,
-              dynamic_ncols=True) as bar:
+             dynamic_ncols=True) as bar:
         for commit in gh.walk_first_parent(repo, start, limit):
             if gate.exhausted:
                 break
@@ -216,7 +216,7 @@ def read_datasets(paths: Sequence[str], gate: RecordGate, notes: list[str] | Non
     for path in paths:
         rows = read_changes(path, gate.limits.on_bad_record, gate.stats, notes)
         for change in Bar(rows, desc=Path(path).name, unit="row", file=sys.stderr, disable=not progress,
-                           dynamic_ncols=True):
+                          dynamic_ncols=True):
             if gate.exhausted:
                 break
             if not (gate.check_lang(change.lang) and gate.check_different(change.code1 == change.code2)):
