@@ -78,6 +78,20 @@ def test_a_missing_node_is_a_parse_failure_and_unknown_languages_are_not_parsed(
     assert evaluator().judge(sample("x", "y", lang="")).lang == "(none)"
 
 
+def test_common_prefix_and_suffix_of_bytes():
+    import os
+    import random
+
+    from proginstruct.quality.syntax import _common_prefix, _common_suffix
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        a, b = (bytes(rng.choice(b"ab\x00\xff") for _ in range(rng.randint(0, 12))) for _ in range(2))
+        limit = rng.randint(0, 12)
+        assert _common_prefix(a, b) == len(os.path.commonprefix([a, b]))
+        assert _common_suffix(a, b, limit) == min(len(os.path.commonprefix([a[::-1], b[::-1]])), limit)
+
+
 @pytest.mark.parametrize("current,nxt", [
     ("def f(x):\n    return x\n\n\ndef g():\n    pass\n", "def f(x):\n    return (x\n\n\ndef g():\n    pass\n"),
     ("def f(x):\n    return x\n", "def f(x):\n    return x\n\nclass A:\n    y = 1\n"),
@@ -146,6 +160,9 @@ def test_shingles_are_word_5_grams_of_current_and_next():
     assert shingles("a b c d e f", "a b c d e f", 5) == ["a b c d e", "b c d e f"]
     assert shingles("a b\nc d e", "x y", 5) == ["a b c d e", "x y"]  # a short text is one shingle
     assert shingles("", " \n", 5) == []
+    assert set(shingles("a b c d e f g", "a b c X e f g", 5)) == {
+        "a b c d e", "b c d e f", "c d e f g", "a b c X e", "b c X e f", "c X e f g"}
+
 
 
 def test_lsh_bands_give_recall_at_the_threshold():

@@ -25,7 +25,7 @@ from ..errors import UserError
 from .params import DecontamSet
 
 # bytes.translate table: ASCII letters to lower case, digits and "_" kept, every other byte a space
-_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57 or c == 95) else 32
+TOKEN_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57 or c == 95) else 32
                for c in range(256))
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the polynomial window hash
 _BITMAP_SIZE = 1 << 22  # bits of the key bitmap (a power of two; 4 MB as numpy bools)
@@ -34,7 +34,7 @@ _BITMAP_SIZE = 1 << 22  # bits of the key bitmap (a power of two; 4 MB as numpy 
 def tokenize(text: str) -> list[bytes]:
     """The tokens of ``text`` as ASCII bytes: lower-cased runs of ``[A-Za-z0-9_]`` (any other character,
     non-ASCII ones included, separates tokens)."""
-    return text.encode("utf-8", "surrogatepass").translate(_TABLE).split()
+    return text.encode("utf-8", "surrogatepass").translate(TOKEN_TABLE).split()
 
 
 def _field_texts(value: Any) -> Iterator[str]:
