@@ -60,7 +60,8 @@ def lsh_bands(threshold: float, num_perm: int) -> int:
 class NearDuplicateIndex:
     """The signatures of the samples kept so far, with an LSH index over them.
 
-    ``stats`` of the last run: ``candidates`` (LSH candidates compared) is read by the stage's metrics.
+    ``candidates`` counts the LSH candidates compared so far (kept samples are compared in dataset order, up
+    to the first one similar enough).
     """
 
     def __init__(self, threshold: float, num_perm: int):
@@ -76,7 +77,7 @@ class NearDuplicateIndex:
     def is_duplicate(self, mh: rensa.RMinHash) -> bool:
         """``True`` when ``mh`` is at least ``threshold`` similar to a kept signature (then it is not
         indexed); else index it as kept and return ``False``."""
-        for key in self._lsh.query(mh):
+        for key in sorted(self._lsh.query(mh)):  # in dataset order: the same count on every run
             self.candidates += 1
             if mh.jaccard(self._kept[key]) >= self.threshold:
                 return True
