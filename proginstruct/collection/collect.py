@@ -23,6 +23,7 @@ from ..stats import Stats
 from .sample import CollectParams, build_sample, draw_indices
 from .series import DATA_TYPES, check_record, code_series
 from .shards import in_shard, parse_shard
+from .workers import run_in_workers
 
 # llm params that change the samples (a checkpoint made with other values is discarded); endpoints,
 # limits, retries, timeouts and concurrency do not, so a run can resume with more servers or other limits
@@ -85,12 +86,11 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
     total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
-    if workers > 1:
-        from .workers import run_in_workers
-
-        return run_in_workers(dict(data_type=data_type, input_path=input_path, output_path=output_path,
-                                   params=params, llm_params=llm_params, seed=seed, on_bad_record=on_bad_record,
-                                   roles=roles), part, workers, total=total)
+    if workers > 1:  # each worker runs this function on its part of the records
+        return run_in_workers(run_collection, dict(data_type=data_type, input_path=input_path,
+                                                   output_path=output_path, params=params, llm_params=llm_params,
+                                                   seed=seed, on_bad_record=on_bad_record, roles=roles),
+                              part, workers, total=total)
     roles = roles or Roles.default()
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({
