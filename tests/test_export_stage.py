@@ -1,4 +1,4 @@
-"""The export stage (issue 5): data/export/{wf,lc,sr}.jsonl from the merged dataset, through the stage script."""
+"""The export stage: data/export/{wf,lc,sr}.jsonl from the merged dataset, through the stage script."""
 
 from __future__ import annotations
 

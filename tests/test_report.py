@@ -1,4 +1,4 @@
-"""The report stage (issue 5): every figure of metrics/report.json recomputed directly from the samples
+"""The report stage: every figure of metrics/report.json recomputed directly from the samples
 (plain Python, no Polars) must agree; the Markdown report and plot tables hold the same numbers; reruns
 write identical bytes (PNGs included)."""
 

@@ -22,8 +22,8 @@ from .common import (
 ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
                    "tokens.prompt", "tokens.completion")
 COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip",
-                    "shard": "",  # "k/n": this machine's part of the input (issue 7), "" = all
-                    "workers": 1}  # local processes sharing the run (issue 7); same output bytes
+                    "shard": "",  # "k/n": this machine's part of the input, "" = all
+                    "workers": 1}  # local processes sharing the run; same output bytes
 
 
 @click.command(name="collect")

@@ -1,4 +1,4 @@
-"""``proginstruct export``: the export stage (issue 5, SPEC 8): WF, LC and SR conversations."""
+"""``proginstruct export``: the export stage (SPEC 8): WF, LC and SR conversations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The export stage (issue 5, SPEC 8): the merged dataset -> ``<out_dir>/{wf,lc,sr}.jsonl``.
+"""The export stage (SPEC 8, docs/formats.md): the merged dataset -> ``<out_dir>/{wf,lc,sr}.jsonl``.
 
 Each output line is ``{"id": str | null, "source": str | null, "conversation": [{"role", "content"}, ...]}``
 in dataset order. A sample whose code, instruction or chat already contains one of the special tokens

@@ -1,4 +1,4 @@
-"""Report figures (issue 5): per-sample measurements, their per-source and overall summaries, and the
+"""Report figures (docs/formats.md): per-sample measurements, their per-source and overall summaries, and the
 LLM roles' rejection rates from the collection metrics.
 
 Definitions (the report prints them too):

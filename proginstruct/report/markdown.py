@@ -1,4 +1,4 @@
-"""The human dataset report, ``reports/dataset.md``: this run's figures beside the paper's (issue 5).
+"""The human dataset report, ``reports/dataset.md``: this run's figures beside the paper's (SPEC 9).
 
 Pure text rendering of the report JSON (:func:`stage.build_report`); no timestamps or paths that vary,
 so the same samples give the same bytes.

@@ -1,4 +1,4 @@
-"""The report stage (issue 5): the merged dataset -> ``metrics/report.json``, ``reports/dataset.md`` and plots.
+"""The report stage (docs/formats.md): the merged dataset -> ``metrics/report.json``, ``reports/dataset.md`` and plots.
 
 ``metrics/report.json`` maps ``"overall"`` and each source to :func:`figures.summarize` figures plus
 ``roles`` (:func:`figures.role_rates`, from the stages' metrics files). Every output is written
