@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/scale.py`` (defaults: 1,000, 10,000 and 100,000 commit records, the
 simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2). Writes
-``bench/results/scale.json``; ``--table`` prints the README table of it.
+``bench/results/scale.json``; ``--table`` prints the table of docs/benchmarks.md from it.
 
 For every size and latency, in one run:
 
@@ -442,7 +442,7 @@ def _mark(good: bool) -> str:
 
 
 def table(results: dict) -> str:
-    """The README table (markdown) of a results dict: one row per size, latency and worker setting."""
+    """The docs/benchmarks.md table (markdown) of a results dict: one row per size, latency and worker setting."""
     head = ("| records | latency | workers | samples/s | req/s | bare req/s | rate vs bare | CPU ms/req "
             "| bare CPU ms/req | CPU vs bare | bare GC-tuned: req/s, CPU ms/req | create loop: req/s, CPU ms/req "
             "| most in flight | peak MB (PSS; RSS) |\n|" + "---|" * 14)
@@ -497,7 +497,7 @@ def main() -> None:
     ap.add_argument("--server_cpus", default="", help="CPUs for the simulator, e.g. 2,3 (default: any)")
     ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
+    ap.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table of --out and exit")
     args = ap.parse_args()
     if args.table:
         return print(table(json.loads(Path(args.out).read_text())))

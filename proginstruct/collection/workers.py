@@ -3,7 +3,7 @@
 One process spends about 2 ms of CPU per request, two thirds of it inside the openai client, so on one
 core it tops out near 500 requests/s: fine for real model servers (512 requests in flight at 2 s latency
 are 256 requests/s), short of a fleet of fast ones. ``workers: n`` runs the collection in n processes
-(bench/README.md#scale: on a 2-core machine shared with the simulator, 2 workers raised the rate by 12-17 %
+(docs/benchmarks.md, scale: on a 2-core machine shared with the simulator, 2 workers raised the rate by 12-17 %
 with the simulator instant from 10,000 records on, not at 1 s latency, at 0.2-0.6 ms more CPU per request):
 
 - worker j (1-based) takes part j of n of the run's records by record id, nested inside the run's own
