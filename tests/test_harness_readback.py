@@ -3,14 +3,18 @@ evaluation harness (:mod:`tests.harness_readers`), for every kind of change, as 
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from proginstruct.export.formats import FORMATS, conversation
 from proginstruct.export.sr import sr_edits, weak_anchor
+from proginstruct.export.stage import run_export
 from proginstruct.text import split_lines
 
+from .dataset_readback import main as dataset_readback_main
+from .dataset_readback import readback_counts
 from .harness_readers import READERS, HarnessMiss, fence_in_code, locate, read_lc, read_sr
 
 # no line starts with ``` (such code cannot be read back, see test_fence_in_code_defeats_the_harness_regex);
@@ -164,3 +168,20 @@ def test_fence_in_code_defeats_the_harness_regex():
     current, nxt = "doc = '''\nx\n'''", "doc = '''\n```python\nx\n```\n'''"
     assert fence_in_code(nxt) and not fence_in_code(current)
     assert READERS["wf"](current, _assistant(_sample(current, nxt), "wf")) != nxt
+
+
+def test_dataset_readback_script_counts_a_dataset(tmp_path):
+    """The make-all check (python -m tests.dataset_readback) on a small exported dataset."""
+    rows = [{**_sample(c, n), "id": str(i), "source": "commit"} for i, (c, n) in enumerate([
+        ("a\nb\nc\n", "a\nc\n"), ("\n\nx = 1\n\n", "\n\nx = 2\n\n"), ("", "new\n"),
+        ("doc = '''\nx\n'''", "doc = '''\n```\nx\n```\n'''")])]
+    final = tmp_path / "data/final/programming_instruct.jsonl"
+    final.parent.mkdir(parents=True)
+    final.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    run_export(final, tmp_path / "data/export")
+    counts = readback_counts(tmp_path)
+    for fmt in FORMATS:  # the sample with ``` lines may or may not read back; it is counted apart
+        c = counts[fmt]
+        assert (c["exported"], c["fence_in_code"], c["misses"]) == (4, 1, []) and c["read_back"] >= 3, fmt
+    assert counts["wf"]["read_back"] == 3
+    assert dataset_readback_main(["x", str(tmp_path)]) == 0

@@ -1,9 +1,10 @@
-"""SPEC 8 on a real run: every sample of ``make all``'s export reads back to ``next.code`` through the reading
-rules of CursorCore's evaluation harness (:mod:`tests.harness_readers`), except those counted in
-``metrics/export.json`` as ``harness_unreadable.fence_in_code``.
+"""SPEC 8 on a real run: do the samples of ``make all``'s export read back to ``next.code`` through the
+reading rules of CursorCore's evaluation harness (:mod:`tests.harness_readers`)?
 
-Skipped until ``make all`` (or ``dvc repro export``) has written ``data/export/``. Also a script:
-``python -m tests.test_dataset_readback [ROOT]`` prints the counts per format.
+``python -m tests.dataset_readback [ROOT]`` (after ``make all``; ``ROOT`` defaults to this checkout) prints
+the counts per format and exits with 1 when a sample reads back wrong for another reason than a line
+starting with ```` ``` ```` in its code (``harness_unreadable.fence_in_code`` in ``metrics/export.json``).
+A script rather than a test: it checks whatever ``data/export/`` holds, which may predate the code.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import sys
 from pathlib import Path
 
 import orjson
-import pytest
 
 from .harness_readers import READERS, HarnessMiss, fence_in_code
 
@@ -47,19 +47,14 @@ def readback_counts(root: Path) -> dict[str, dict[str, object]]:
     return out
 
 
-@pytest.mark.slow
-def test_make_all_export_reads_back_through_the_harness_rules():
-    if not (ROOT / "data/export/sr.jsonl").exists() or not (ROOT / "data/final/programming_instruct.jsonl").exists():
-        pytest.skip("no data/export/ yet: run `make all` first")
-    counts = readback_counts(ROOT)
-    metrics = orjson.loads((ROOT / "metrics/export.json").read_bytes())
+def main(argv: list[str]) -> int:
+    root = Path(argv[1]) if len(argv) > 1 else ROOT
+    counts = readback_counts(root)
     for fmt, c in counts.items():
-        assert c["misses"] == [], fmt
-        assert c["exported"] == metrics["exported"][fmt]
-        assert c["fence_in_code"] == metrics["harness_unreadable"]["fence_in_code"]
+        print(f"{fmt}: {c['read_back']} of {c['exported']} read back to next.code "
+              f"({c['fence_in_code']} with ``` lines in the code; other misses: {c['misses'] or 'none'})")
+    return 1 if any(c["misses"] for c in counts.values()) else 0
 
 
 if __name__ == "__main__":
-    for fmt, c in readback_counts(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT).items():
-        print(f"{fmt}: {c['read_back']} of {c['exported']} read back to next.code "
-              f"({c['fence_in_code']} with ``` lines in the code; other misses: {c['misses'] or 'none'})")
+    sys.exit(main(sys.argv))
