@@ -1,5 +1,5 @@
-"""How CursorCore's evaluation harness turns a model's answer back into code, written for these tests from
-the description in SPEC 8 (not from the harness's code): one reader per training format.
+"""How CursorCore's evaluation harness turns a model's answer back into code, modelled for these tests from
+the reading rules in docs/formats.md (SPEC 8): one reader per training format.
 
 Each reader takes the ``current`` code and the assistant turn (``<|next_start|>`` body ``<|next_end|>`` and
 maybe a chat) and returns the code the harness would make of it, or raises :class:`HarnessMiss` where the
@@ -12,26 +12,22 @@ harness would fail or could only guess.
   replace texts; the search text is located in ``current`` by :func:`locate` and those lines become
   ``replace.split("\\n")``, bottom-up.
 
-:func:`locate` is a small fuzzy line matcher anchored on the first and last lines of the search text (a
-first or last line that is ``...`` is ignored). Like the harness's, it ranks the lines of ``current`` by how
-well they match each anchor, earliest first among equals, keeps the best ``max_anchors`` (40) of each, and
-takes the first start/end pair whose lines are exactly the search text: so a search text that starts or
-ends with a line that many lines match equally (a blank line) is found only when it comes early enough.
-Simplification: the harness also keeps at most a fifth of the file's lines as anchors, which makes any
-repeated anchor line unreadable in a short file whatever the writer does; that cap is left out here.
+:func:`locate` models a fuzzy line matcher that anchors on the first and last lines of the search text (a
+first or last line that is exactly ``...`` is ignored). Our model of it, deliberately strict: an anchor
+matches a line of ``current`` that equals it but for surrounding whitespace; a blank anchor matches every
+blank line equally, so it cannot place the text and the answer counts as a miss, except where the anchor is
+the first or last line of the file itself (there is no other line to anchor on there, and the writer has none
+to widen with).
 """
 
 from __future__ import annotations
 
 import re
 
-from rapidfuzz import fuzz
-
 from proginstruct.export.tokens import NEXT_END, NEXT_START, SEARCH_AND_REPLACE
 
 FENCE = re.compile(r"```(.*?)\n([\s\S]*?)\n```")
 LC_EDIT = re.compile(r"(\d+),(\d+)\n```(.*?)\n([\s\S]*?)\n```")
-MAX_ANCHORS = 40
 
 
 class HarnessMiss(ValueError):
@@ -59,7 +55,7 @@ def read_lc(current: str, answer: str) -> str:
     return "\n".join(lines)
 
 
-def read_sr(current: str, answer: str, max_anchors: int = MAX_ANCHORS) -> str:
+def read_sr(current: str, answer: str) -> str:
     """SR: each block's search text located in ``current`` (:func:`locate`), its lines replaced, bottom-up.
     Raises :class:`HarnessMiss` for a block without exactly one separator or a search text not found."""
     lines = current.split("\n")
@@ -67,32 +63,22 @@ def read_sr(current: str, answer: str, max_anchors: int = MAX_ANCHORS) -> str:
         parts = block.split(f"\n{SEARCH_AND_REPLACE}\n")
         if len(parts) != 2:
             raise HarnessMiss(f"a block splits into {len(parts)} parts at the separator, not 2")
-        start, end = locate(parts[0], current, max_anchors)
+        start, end = locate(parts[0], current)
         lines = lines[:start] + parts[1].split("\n") + lines[end:]
     return "\n".join(lines)
 
 
-def line_score(line: str, anchor: str) -> float:
-    """How well ``line`` matches ``anchor``, 0-100: 100 when equal, 80-90 when equal but for surrounding
-    whitespace, else 85 % of their similarity ratio."""
-    if line == anchor:
-        return 100.0
-    if line.strip() == anchor.strip():
-        return 90.0 - 10.0 * abs(len(line) - len(anchor)) / (len(line) + len(anchor))
-    return 0.85 * fuzz.ratio(line, anchor)
+def _blank(line: str) -> bool:
+    return line.strip() == ""
 
 
-def _ranked(lines: list[str], anchor: str) -> list[int]:
-    scores = [line_score(line, anchor) for line in lines]
-    return sorted(range(len(lines)), key=lambda i: -scores[i])  # stable: earliest first among equals
-
-
-def locate(search: str, current: str, max_anchors: int = MAX_ANCHORS) -> tuple[int, int]:
+def locate(search: str, current: str) -> tuple[int, int]:
     """The lines ``[start, end)`` (0-based, half-open) of ``current`` that the search text is taken to be.
 
-    One line: the first line with the best score. Several: the first start/end pair, among the best
-    ``max_anchors`` candidates for the first and for the last line (ends at or after the start), whose lines
-    equal the search text. Raises :class:`HarnessMiss` when none does.
+    A span matches when its lines equal the search text's (after dropping a first or last ``...`` line) and
+    its first and last lines match the anchors (equal but for surrounding whitespace). Raises
+    :class:`HarnessMiss` when no span matches, when more than one does, or when an anchor is a blank line
+    that is not the first or last line of ``current``.
     """
     lines, query = current.split("\n"), search.split("\n")
     if query[-1].strip() == "...":
@@ -101,15 +87,17 @@ def locate(search: str, current: str, max_anchors: int = MAX_ANCHORS) -> tuple[i
         query = query[1:]
     if not query:
         raise HarnessMiss("the search text is only '...'")
-    if len(query) == 1:
-        best = _ranked(lines, query[0])[0]
-        return best, best + 1
-    ends = _ranked(lines, query[-1])
-    for i in _ranked(lines, query[0])[:max_anchors]:
-        for j in [j for j in ends if j >= i][:max_anchors]:
-            if lines[i : j + 1] == query:
-                return i, j + 1
-    raise HarnessMiss(f"no anchored span equals the search text {search[:40]!r}")
+    n = len(query)
+    spans = [i for i in range(len(lines) - n + 1) if lines[i : i + n] == query]
+    if len(spans) != 1:
+        raise HarnessMiss(f"{len(spans)} spans equal the search text {search[:40]!r}")
+    start = spans[0]
+    end = start + n
+    if _blank(query[0]) and start != 0:
+        raise HarnessMiss(f"blank first anchor at line {start}: ambiguous")
+    if _blank(query[-1]) and end != len(lines):
+        raise HarnessMiss(f"blank last anchor at line {end - 1}: ambiguous")
+    return start, end
 
 
 READERS = {"wf": read_wf, "lc": read_lc, "sr": read_sr}

@@ -114,8 +114,7 @@ def test_sr_search_texts_are_anchored_on_strong_lines(pair):
 @st.composite
 def blank_heavy(draw) -> tuple[str, str]:
     """A file with more than 40 blank lines (a few unique code lines between runs of them) and a change that
-    touches or borders blank lines after most of them: the case where a matcher cannot tell blank anchors
-    apart."""
+    touches or borders blank lines after most of them: the case where blank anchors cannot be told apart."""
     lines: list[str] = []
     for k in range(draw(st.integers(14, 18))):
         lines.append(f"code_{k} = {k}")
@@ -142,8 +141,8 @@ def test_sr_reads_back_in_files_full_of_blank_lines(pair):
 
 
 def test_a_search_text_starting_with_a_blank_line_is_lost_among_blank_lines():
-    """Why SR search texts are widened past blank edge lines: the matcher ranks every blank line equally
-    and keeps the first 40, so a search text that starts with the 45th blank line is not found."""
+    """Why SR search texts are widened past blank edge lines: a blank anchor matches every blank line
+    equally, so a search text that starts with a blank line inside the file cannot be placed."""
     current = _join([f"{'' if k % 2 else f'line_{k}'}" for k in range(100)])
     search = _join(split_lines(current)[89:92])  # "", "line_90", ""
     assert search.startswith("\n") and current.count(search) == 1  # unique, yet anchored on blank lines
