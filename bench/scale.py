@@ -1,12 +1,12 @@
-"""Scale benchmark (issue 7): the collect stage against the loopback simulator, next to bare openai loops.
+"""Scale benchmark (docs/benchmarks.md): the collect stage against the loopback simulator, next to bare openai loops.
 
 Run: ``.venv/bin/python bench/scale.py`` (defaults: 1,000, 10,000 and 100,000 commit records, the
 simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2). Writes
-``bench/results/scale.json``; ``--table`` prints the README table of it.
+``bench/results/scale.json``; ``--table`` prints the table of docs/benchmarks.md from it.
 
 For every size and latency, in one run:
 
-1. a fresh simulator server (``proginstruct.llm.server``) in its own process;
+1. a fresh simulator server (``proginstruct.simulator.server``) in its own process;
 2. **pipeline**, once per ``--workers`` setting: a child process runs ``run_collection`` (the
    ``collect@commit`` stage) on the synthetic records with a fresh reply cache, ``num_proc`` requests in
    flight, the aiohttp transport (the outputs of the settings must be identical, else the bench stops);
@@ -15,7 +15,7 @@ For every size and latency, in one run:
    workers, cycling through request bodies that the pipeline builds for the same records (captured
    before the runs with the roles and the in-process simulator). It sends them as the engine does,
    through the client's ``post`` with orjson bytes, with Python's default garbage collector: the
-   reference of the issue's targets;
+   reference of the scale targets (below, and docs/benchmarks.md);
 4. **bare GC-tuned** (``bare_loop_gc_tuned``): the same loop under the pipeline's garbage-collector
    settings (``proginstruct.llm.gc_tuning.throughput_gc``), to show what those settings alone are worth;
 5. **create loop** (``bare_create``): the same with ``client.chat.completions.create(...)``, the
@@ -131,9 +131,9 @@ def child_bodies(args: argparse.Namespace) -> None:
     from proginstruct.collection.collect import Roles, collect_record
     from proginstruct.collection.sample import CollectParams
     from proginstruct.llm.engine import RoleResult
-    from proginstruct.llm.simulator import simulate_reply
     from proginstruct.records import read_records, record_id
     from proginstruct.seeding import derive_seed
+    from proginstruct.simulator.replies import simulate_reply
 
     bodies: list[dict] = []
 
@@ -239,7 +239,7 @@ def _pin(cpus: set[int] | None):  # noqa: ANN202 - a Popen preexec_fn or None
 
 
 def _server(latency: float, cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
-    code = ("import sys; from proginstruct.llm.server import serve; import asyncio; "
+    code = ("import sys; from proginstruct.simulator.server import serve; import asyncio; "
             "asyncio.run(serve('127.0.0.1', 0, on_start=lambda u: print(u, flush=True), latency=float(sys.argv[1])))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(latency)], stdout=subprocess.PIPE, text=True,
                             preexec_fn=_pin(cpus))
@@ -442,7 +442,7 @@ def _mark(good: bool) -> str:
 
 
 def table(results: dict) -> str:
-    """The README table (markdown) of a results dict: one row per size, latency and worker setting."""
+    """The docs/benchmarks.md table (markdown) of a results dict: one row per size, latency and worker setting."""
     head = ("| records | latency | workers | samples/s | req/s | bare req/s | rate vs bare | CPU ms/req "
             "| bare CPU ms/req | CPU vs bare | bare GC-tuned: req/s, CPU ms/req | create loop: req/s, CPU ms/req "
             "| most in flight | peak MB (PSS; RSS) |\n|" + "---|" * 14)
@@ -497,7 +497,7 @@ def main() -> None:
     ap.add_argument("--server_cpus", default="", help="CPUs for the simulator, e.g. 2,3 (default: any)")
     ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
+    ap.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table of --out and exit")
     args = ap.parse_args()
     if args.table:
         return print(table(json.loads(Path(args.out).read_text())))

@@ -19,11 +19,18 @@ from .common import (
     write_metrics,
 )
 
-ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
-                   "tokens.prompt", "tokens.completion")
+ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "draws.tried", "requests.sent",
+                   "requests.cache_hits", "tokens.prompt", "tokens.completion")
 COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip",
-                    "shard": "",  # "k/n": this machine's part of the input (issue 7), "" = all
-                    "workers": 1}  # local processes sharing the run (issue 7); same output bytes
+                    "shard": "",  # "k/n": this machine's part of the input, "" = all
+                    "workers": 1}  # local processes sharing the run; same output bytes
+
+
+def samples_per_record(stats: dict[str, int]) -> float:
+    """Mean samples per collected input record (malformed records excluded), from the
+    ``samples_per_record.<k>`` counters; 0.0 when no record was collected."""
+    records = sum(v for k, v in stats.items() if k.startswith("samples_per_record."))
+    return stats.get("samples", 0) / records if records else 0.0
 
 
 @click.command(name="collect")
@@ -64,9 +71,10 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
         stats.setdefault(key, 0)
     write_metrics(metrics_path, stats.nested())  # no timings: metrics stay the same for the same run
     part = f" (shard {shard})" if shard else ""
-    skipped = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in sorted(stats.items())
-                        if k.startswith("skipped.") and v)
+    skipped = ", ".join(f"{k.rsplit('.', 1)[1]} {v}" for k, v in sorted(stats.items())
+                        if k.startswith("draws.skipped.") and v)
     click.echo(f"collect {data_type}{part}: {stats['inputs']} records -> {stats['samples']} samples "
-               f"({stats['requests.sent']} requests sent, {stats['requests.cache_hits']} cache hits, "
-               f"{stats['no_change_samples']} no-change; draws skipped: {skipped or 'none'}) "
+               f"({samples_per_record(stats):.2f} per record; {stats['requests.sent']} requests sent, "
+               f"{stats['requests.cache_hits']} cache hits, {stats['no_change_samples']} no-change; "
+               f"{stats['draws.tried']} draws, skipped: {skipped or 'none'}) "
                f"in {elapsed:.1f}s -> {output_path}", err=True)

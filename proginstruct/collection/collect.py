@@ -20,9 +20,10 @@ from ..roles.instruction import InstructionRole
 from ..roles.judge import JudgeRole
 from ..seeding import derive_rng
 from ..stats import Stats
-from .sample import CollectParams, build_sample, draw_indices
+from .sample import CollectParams, build_sample, draw_order
 from .series import DATA_TYPES, check_record, code_series
 from .shards import in_shard, parse_shard
+from .workers import run_in_workers
 
 # llm params that change the samples (a checkpoint made with other values is discarded); endpoints,
 # limits, retries, timeouts and concurrency do not, so a run can resume with more servers or other limits
@@ -44,17 +45,31 @@ class Roles:
 
 async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict, rid: str, *, seed: int,
                          params: CollectParams) -> tuple[list[dict], dict[str, int]]:
-    """All samples of one valid input record (SPEC 4 then SPEC 6), with the record's counters."""
+    """All samples of one valid input record (SPEC 4 then SPEC 6), with the record's counters.
+
+    Candidates are drawn one at a time (:func:`~.sample.draw_order`) and each draw is built before the
+    next is made: a skipped draw does not count, and drawing stops once ``params.max_per_sample``
+    samples are emitted or no candidate is left. Counters: ``draws.tried`` per draw,
+    ``draws.skipped.<reason>`` per skipped one (:func:`~.sample.build_sample`), and
+    ``samples_per_record.<k>`` once, ``k`` the samples this record gave.
+    """
     stats = Stats()
     stats.add("inputs")
     series = code_series(data_type, rec, derive_rng(seed, data_type, rid, "series"), params.limit_one_block_prob)
     stats.add("versions", len(series.versions))
-    picks = draw_indices(len(series.versions), params.max_per_sample, params.alpha,
-                         derive_rng(seed, data_type, rid, "pick"))
-    draws = [build_sample(engine, roles, data_type, series, c, record_id=rid, seed=seed, params=params, stats=stats)
-             for c in picks]
-    results = [await draws[0]] if len(draws) == 1 else await asyncio.gather(*draws)  # one draw: no extra task
-    return [s for s in results if s is not None], dict(stats)
+    samples: list[dict] = []
+    order = draw_order(len(series.versions), params.alpha, derive_rng(seed, data_type, rid, "pick"))
+    while len(samples) < params.max_per_sample:
+        c = next(order, None)
+        if c is None:
+            break
+        stats.add("draws.tried")
+        sample = await build_sample(engine, roles, data_type, series, c, record_id=rid, seed=seed, params=params,
+                                    stats=stats)
+        if sample is not None:
+            samples.append(sample)
+    stats.add(f"samples_per_record.{len(samples)}")
+    return samples, dict(stats)
 
 
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
@@ -85,12 +100,11 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
     total = _count_lines(inp) if part is None and inp.suffix.lower() in (".jsonl", ".ndjson") else None
-    if workers > 1:
-        from .workers import run_in_workers
-
-        return run_in_workers(dict(data_type=data_type, input_path=input_path, output_path=output_path,
-                                   params=params, llm_params=llm_params, seed=seed, on_bad_record=on_bad_record,
-                                   roles=roles), part, workers, total=total)
+    if workers > 1:  # each worker runs this function on its part of the records
+        return run_in_workers(run_collection, dict(data_type=data_type, input_path=input_path,
+                                                   output_path=output_path, params=params, llm_params=llm_params,
+                                                   seed=seed, on_bad_record=on_bad_record, roles=roles),
+                              part, workers, total=total)
     roles = roles or Roles.default()
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({

@@ -1,4 +1,4 @@
-"""One async engine for every model call (SPEC 5, 10, 11; issue 7).
+"""One async engine for every model call (SPEC 5, 10, 11; docs/models-and-scale.md).
 
 It owns I/O: picks a model of the map per role call (seeded), sends through the official ``openai``
 client to one of the model's endpoints (:mod:`proginstruct.llm.endpoints`) within the global and
@@ -95,7 +95,7 @@ class _Fault:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Transport settings (the ``llm`` params of issue 7). Seconds for times.
+    """Transport settings (the ``llm`` params, docs/parameters.md). Seconds for times.
 
     ``concurrency``: most requests in flight overall (``num_proc``); ``max_retries``: retries of one
     request after transport faults (a refused connection does not count: the endpoint cooldowns and
@@ -200,7 +200,7 @@ class Engine:
         if ep.client is None:
             o = self.options
             if entry.simulated:
-                from .simulator import simulator_http_client
+                from ..simulator.transport import simulator_http_client
 
                 ep.client = openai.AsyncOpenAI(base_url="http://simulator.invalid/v1", api_key="simulator",
                                                http_client=simulator_http_client(), max_retries=0)

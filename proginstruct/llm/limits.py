@@ -1,4 +1,4 @@
-"""Per-model request limits (issue 7): requests in flight, requests per minute, tokens per minute.
+"""Per-model request limits (docs/models-and-scale.md): requests in flight, requests per minute, tokens per minute.
 
 A :class:`RateLimit` is a leaky bucket that may go into debt: ``acquire(n)`` waits until ``n`` more units
 fit under the per-minute budget, and ``charge(n)`` adds (or, negative, refunds) units afterwards without

@@ -4,7 +4,7 @@ The user's format keeps working::
 
     {"<model name>": {"base": "http://127.0.0.1:10086/v1", "api": "sk-xxx"}}
 
-Backwards-compatible extensions (SPEC 10, issue 7):
+Backwards-compatible extensions (SPEC 10; docs/models-and-scale.md):
 
 - ``"api_env": "VAR"`` reads the key from an environment variable (used when ``api`` is absent or empty);
 - ``"base": ["http://10.0.0.1:10086/v1", "http://10.0.0.2:10086/v1"]``: several endpoints serving the
@@ -13,7 +13,7 @@ Backwards-compatible extensions (SPEC 10, issue 7):
 - ``"max_in_flight"``, ``"rpm"``, ``"tpm"``: this model's limits (requests in flight, requests per minute,
   tokens per minute; 0 = none), overriding ``llm.model_max_in_flight`` / ``model_rpm`` / ``model_tpm``;
 - ``"base": "simulator"`` selects the built-in simulated model, answered in-process with no socket
-  (``proginstruct.llm.simulator``).
+  (:mod:`proginstruct.simulator.transport`).
 """
 
 from __future__ import annotations

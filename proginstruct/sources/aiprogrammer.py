@@ -7,7 +7,9 @@ to ``max_try`` times); an accepted history becomes one output record::
     {"content": str, "output": [str, ...], "persona": str, "model": str, "id": str, "lang": str,
      "source": "aiprogrammer", "path": str}        # "path" only for directory inputs
 
-``output`` is oldest first and its last version is exactly ``content``. A snippet whose role fails is
+``output`` is oldest first and its last version is exactly ``content``. ``lang`` is the snippet's language,
+else the info string of the last fenced block of the accepted reply, normalised
+(:func:`~proginstruct.sources.languages.normalize_language`), else ``""`` (SPEC 4). A snippet whose role fails is
 dropped and counted under ``dropped.<reason>``.
 
 Metrics (``metrics_path``): ``snippets.in`` / ``snippets.read``, ``histories.out``, ``skipped.<reason>``
@@ -31,6 +33,7 @@ from ..records import CheckpointedWriter, atomic_write_json, dumps, file_sha256
 from ..roles.programmer import PERSONAS, ProgrammerRole, SnippetQuery
 from ..seeding import derive_rng, derive_seed
 from ..stats import Stats
+from .languages import normalize_language
 from .snippets import Snippet, read_snippets
 
 SOURCE = "aiprogrammer"
@@ -77,8 +80,9 @@ async def program_snippet(engine: Engine, snippet: Snippet, *, seed: int,
     st.add(f"persona.{persona}.histories")
     st.add(f"persona.{persona}.attempts", result.attempts)
     st.add(f"persona.{persona}.versions", len(versions))
+    lang = snippet.lang or normalize_language(getattr(result.value, "info", ""))  # SPEC 4
     record = {"content": snippet.content, "output": versions, "persona": persona, "model": result.model,
-              "id": snippet.id, "lang": snippet.lang, "source": SOURCE}
+              "id": snippet.id, "lang": lang, "source": SOURCE}
     if snippet.path:
         record["path"] = snippet.path
     return [record], dict(st)

@@ -1,6 +1,6 @@
 """The simulated model on a loopback HTTP server, with fault injection (for load and resilience tests).
 
-Endpoints (the OpenAI API subset the engine uses, answered by :mod:`proginstruct.llm.simulator`):
+Endpoints (the OpenAI API subset the engine uses, answered by :mod:`proginstruct.simulator.api`):
 
 - ``POST /v1/chat/completions``: a ``chat.completion`` object, or an injected fault;
 - ``GET /v1/models``: the one simulated model;
@@ -33,14 +33,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .simulator import (
-    completion_response,
-    detect_role,
-    error_body,
-    malformed_reply,
-    models_response,
-    parse_body,
-)
+from .api import completion_response, error_body, models_response, parse_body
+from .protocol import detect_role
+from .replies import malformed_reply
 
 OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request", "not_implemented")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # prompts with long files and few-shot examples exceed aiohttp's 1 MiB
