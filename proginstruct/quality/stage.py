@@ -3,10 +3,10 @@
 Streaming: the input is read record by record; gates 1-3 (:mod:`.gates`) run in ``workers`` processes
 on batches of records, and their verdicts come back in input order, where the near-duplicate gate
 (:mod:`.neardup`) and the outputs follow the dataset order. Memory holds the batches in flight and one
-MinHash signature per kept sample. The outputs (the first ``.jsonl`` / ``.json``, more of these or a
-``.parquet`` in this package's layout) appear only when complete, then the metrics; a kept JSONL record is
-written as the input line's bytes, so the output is an ordered subset of the input and the same input and
-params give the same bytes at any ``workers``.
+MinHash signature per kept sample. The outputs (``.jsonl``, ``.json`` lists or ``.parquet`` in this
+package's layout, any number) appear only when complete, then the metrics; a kept JSONL record is written
+as the input line's bytes, so the output is an ordered subset of the input and the same input and params
+give the same bytes at any ``workers``.
 """
 
 from __future__ import annotations
