@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import BadRecord, UserError
 from ..llm.engine import SAMPLING_KEYS, Engine
 from ..llm.model_map import ModelMap
-from ..llm.runner import run_ordered
+from ..llm.rounds import run_records
 from ..progress import Progress
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
@@ -84,8 +84,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     same output bytes); inside worker j of n, ``_worker`` is ``(j, n)`` (only worker 1 prints the
     simulator banner) and ``_progress`` the workers' shared counter
     (:class:`~proginstruct.collection.workers.SharedProgress`), which the parent draws as one bar.
-    Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
-    concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
+    Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits,
+    concurrency and ``llm.mode``); an output appears only when complete. ``llm.mode: batch`` runs the
+    records in rounds of batch jobs (:mod:`~proginstruct.llm.rounds`; same output bytes). Raises :class:`UserError` for an unknown data
     type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
     or a model-map / server problem.
     """
@@ -96,6 +97,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     part = parse_shard(shard)
     if not isinstance(workers, int) or workers < 1:
         raise UserError(f"--workers / collect.workers must be an integer >= 1, got {workers!r}")
+    if workers > 1 and llm_params.get("mode", "online") != "online":
+        raise UserError(f"--workers {workers} works in online mode only (llm.mode is {llm_params['mode']!r}); "
+                        "a batch run is one process: use --workers 1")
     inp = Path(input_path)
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
@@ -130,12 +134,13 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
                 return [], {"inputs": 1, "bad_records": 1}
             return await collect_record(engine, roles, data_type, rec, record_id(rec), seed=seed, params=params)
 
-        items = read_records(inp)
-        if part is not None:
-            items = ((i, r) for i, r in items if in_shard(record_id(r), part))
+        def items() -> Any:  # called once online, once per round in batch mode
+            recs = read_records(inp)
+            return recs if part is None else ((i, r) for i, r in recs if in_shard(record_id(r), part))
+
         try:
-            stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=f"collect {data_type}", progress=_progress)
+            stats = await run_records(items, one, CheckpointedWriter(output_path, fingerprint), engine,
+                                      window=window, total=total, desc=f"collect {data_type}", progress=_progress)
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()
