@@ -124,7 +124,8 @@ class ApiBackend:
         if isinstance(e, openai.NotFoundError):
             return UserError(f"{self._where()}: no Batch API ({doing} answered 404); {NO_BATCH_API}")
         if isinstance(e, openai.APIStatusError):
-            msg = str(getattr(e, "message", "") or e).splitlines()[0][:300]
+            body = e.body if isinstance(e.body, dict) else {}
+            msg = str(body.get("message") or e.message or e).splitlines()[0][:300]
             return UserError(f"{self._where()}: the Batch API refused {doing} ({e.status_code}: {msg})")
         return UserError(f"{self._where()}: cannot reach the Batch API while {doing} ({type(e).__name__}: "
                          f"{str(e)[:160]}); run the same command again to attach to the submitted jobs")

@@ -137,13 +137,16 @@ class BatchService:
         self.failed_lines = 0
 
     def snapshot(self, bodies: bool = False) -> dict[str, Any]:
-        """Counters: ``files``, ``jobs``, ``by_status``, ``lines`` (submitted), ``failed_lines``; with
-        ``bodies`` also ``submitted`` and ``delivered`` (body digest -> count)."""
+        """Counters: ``files``, ``jobs``, ``job_ids`` and ``job_lines`` (in creation order), ``by_status``,
+        ``lines`` (submitted), ``failed_lines``; with ``bodies`` also ``submitted`` and ``delivered`` (body
+        digest -> lines submitted with it, 200 answers downloaded for it)."""
         by_status: dict[str, int] = {}
         for job in self.jobs.values():
             by_status[job["status"]] = by_status.get(job["status"], 0) + 1
-        out: dict[str, Any] = {"files": len(self.files), "jobs": len(self.jobs), "by_status": by_status,
-                               "lines": sum(self.submitted.values()), "failed_lines": self.failed_lines}
+        out: dict[str, Any] = {"files": len(self.files), "jobs": len(self.jobs), "job_ids": list(self.jobs),
+                               "job_lines": [j["request_counts"]["total"] for j in self.jobs.values()],
+                               "by_status": by_status, "lines": sum(self.submitted.values()),
+                               "failed_lines": self.failed_lines}
         if bodies:
             out["submitted"], out["delivered"] = dict(self.submitted), dict(self.delivered)
         return out
