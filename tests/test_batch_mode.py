@@ -150,6 +150,27 @@ def test_command_back_end_gives_the_online_bytes(tmp_path):
     assert not list((tmp_path / "cmd-batches").iterdir())
 
 
+def test_records_run_again_when_too_much_output_waits_behind_a_record(tmp_path, monkeypatch, capsys):
+    """With no room to hold finished records, each runs again in the next round: same bytes and counters."""
+    import proginstruct.llm.rounds as rounds
+
+    inp = tmp_path / "commit.jsonl"
+    write_inputs(inp, 12)
+    inp.write_bytes(inp.read_bytes() + b'{"code1": 1}\n')  # a malformed record, run again every round
+    ref = tmp_path / "ref.jsonl"
+    s_ref = run_collection("commit", str(inp), str(ref), params=PARAMS, seed=3,
+                           llm_params=llm_params(tmp_path, "simulator", "ref"))
+    capsys.readouterr()
+    monkeypatch.setattr(rounds, "HOLD_BYTES", 0)
+    out = tmp_path / "out.jsonl"
+    s = run_collection("commit", str(inp), str(out), params=PARAMS, seed=3,
+                       llm_params=batch_llm(tmp_path, "simulator", "b"))
+    assert out.read_bytes() == ref.read_bytes() and s["batch.rounds"] >= 3
+    same = [k for k in s_ref if not k.startswith(("requests.", "tokens.", "session."))]
+    assert {k: s[k] for k in same} == {k: s_ref[k] for k in same} and s["bad_records"] == 1
+    assert "skipped 1 malformed record(s)" in capsys.readouterr().err
+
+
 def test_aiprogrammer_stage_in_batch_mode_gives_the_online_bytes(tmp_path):
     snippets = tmp_path / "snippets.json"
     snippets.write_text(json.dumps([f"def f{i}(x):\n    y = x * {i}\n    return y + {i}\n" for i in range(8)]))

@@ -118,6 +118,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     })).hexdigest()
     bad = Stats()
     first_bad: list[str] = []  # the first few malformed records, named in the warning
+    bad_seen: set[int] = set()
 
     async def main() -> Stats:
         engine = Engine.from_params(llm_params, quiet=_worker is not None and _worker[0] > 1)
@@ -128,6 +129,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
             if reason is not None:
                 if on_bad_record == "fail":
                     raise BadRecord(str(inp), index, reason + "; fix the record or set on_bad_record: skip")
+                if index in bad_seen:  # run again in a later batch round
+                    return [], {"inputs": 1, "bad_records": 1}
+                bad_seen.add(index)
                 bad.add("bad_records")
                 if len(first_bad) < 3:
                     first_bad.append(f"record {index}: {reason}")
