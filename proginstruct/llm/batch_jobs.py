@@ -165,10 +165,6 @@ class ApiBackend:
         except openai.APIError as e:
             raise self._error(e, f"the download of file {file_id}") from None
 
-    async def cancel(self, job_id: str) -> None:
-        """Ask the API to cancel a job."""
-        await self.client.batches.cancel(job_id)
-
     async def aclose(self) -> None:
         await self.client.close()
 

@@ -75,6 +75,7 @@ async def run_rounds(items: Callable[[], Iterable[tuple[int, Any]]], fn: RecordF
                           dynamic_ncols=True, mininterval=0.5)
                 try:
                     for pos, (index, rec) in enumerate(itertools.islice(items(), written, None), start=written):
+                        bar.update(1)  # records gone through in this round (written, waiting or held)
                         if pos in held:
                             if waiting:
                                 continue
@@ -95,7 +96,6 @@ async def run_rounds(items: Callable[[], Iterable[tuple[int, Any]]], fn: RecordF
                         writer.write_record(objs, st)
                         stats.merge([st])
                         written += 1
-                        bar.update(1)
                 finally:
                     bar.close()
                 if not waiting:
