@@ -51,7 +51,10 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
     next is made: a skipped draw does not count, and drawing stops once ``params.max_per_sample``
     samples are emitted or no candidate is left. Counters: ``draws.tried`` per draw,
     ``draws.skipped.<reason>`` per skipped one (:func:`~.sample.build_sample`), and
-    ``samples_per_record.<k>`` once, ``k`` the samples this record gave.
+    ``samples_per_record.<k>`` once, ``k`` the samples this record gave. In batch mode a draw whose role
+    call needs a reply not yet cached raises :class:`~proginstruct.llm.batch.Pending` through here: the
+    whole record waits for the next round (that draw is neither skipped nor failed, and these counters
+    are dropped with it).
     """
     stats = Stats()
     stats.add("inputs")
