@@ -77,6 +77,11 @@ def test_batch_run_gives_the_online_bytes_and_sends_the_online_bodies(tmp_path):
     assert s["faults.server_error"] == srv["batch"]["failed_lines"] > 0  # lines in the error files
     assert s["faults.batch_expired"] >= srv["batch"]["job_lines"][0] // 2  # the unanswered half of the expired job
     assert s["requests.batched"] == s_ref["requests.sent"] and s["samples"] == s_ref["samples"]
+    # every record counter is the online run's: a draw that waited was neither tried twice, skipped nor failed
+    same = sorted(k for k in s_ref if not k.startswith(("requests.", "tokens.", "session.")))
+    assert "draws.tried" in same and any(k.startswith("roles.") for k in same)
+    assert {k: s[k] for k in same} == {k: s_ref[k] for k in same}
+    assert not any(k.startswith(("errors.", "draws.skipped.judge", "draws.skipped.instruction")) for k in s)
     assert not list((tmp_path / "batch-batches").iterdir())  # input and output files removed once cached
     # a rerun after everything finished sends nothing
     assert again["batch.jobs"] == 0 and again["batch.rounds"] == 1
