@@ -5,6 +5,7 @@ line on a server without the Batch API, a refused job or a failing local command
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import threading
 import time
@@ -200,6 +201,9 @@ def test_a_server_without_the_batch_api_is_one_line_naming_the_ways_out(tmp_path
         stop()
     assert "\n" not in str(e.value) and MODEL in str(e.value)
     assert not (tmp_path / "o.jsonl").exists()
+    assert not list((tmp_path / "batch-batches").iterdir())  # no input file left for a job that never was
+    with sqlite3.connect(tmp_path / "batch.sqlite") as db:
+        assert db.execute("SELECT status FROM batch_jobs").fetchall() == [("done",)]
 
 
 def test_a_refused_job_is_one_line_with_the_api_message(tmp_path):

@@ -155,7 +155,12 @@ class BatchQueue:
             self._command(spec.command).submit(row)
         else:
             row = self.store.add("api", f.model, entry.base, f.path, f.lines)
-            job_id = await self._api_for(entry, entry.base).submit(f.path)
+            try:
+                job_id = await self._api_for(entry, entry.base).submit(f.path)
+            except UserError:  # refused: no job exists, nothing to attach to later
+                self.store.set(row, status="done")
+                f.path.unlink(missing_ok=True)
+                raise
             row = self.store.set(row, status="waiting", job_id=job_id)
         self.counts.add("batch.jobs")
         self.counts.add("batch.lines", f.lines)
@@ -246,9 +251,9 @@ class BatchQueue:
         if state.status != "completed" or failed:
             what = ", ".join(f"{k} {n}" for k, n in sorted(failed.items()))
             why = f" ({state.message})" if state.message else ""
-            sys.stderr.write(f"batch: job {row.job_id or row.input_path} of model \"{row.model}\" ended "
-                             f"{state.status}{why}; {sum(failed.values())} of {row.lines} line(s) go back to "
-                             f"pending ({what or 'none'})\n")
+            Bar.write(f"batch: job {row.job_id or row.input_path} of model \"{row.model}\" ended {state.status}"
+                      f"{why}; {sum(failed.values())} of {row.lines} line(s) go back to pending ({what or 'none'})",
+                      file=sys.stderr)  # above the progress bar, not inside its line
         for path in (inp, *results, row.output_path("log")):
             path.unlink(missing_ok=True)
 
