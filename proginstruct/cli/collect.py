@@ -52,12 +52,20 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     """Collect samples from prepared records (SPEC 6): params from params.yaml sections
     ``collect.<data_type>`` (keys directly under ``collect``, such as ``shard``, apply to every source)
     and ``llm``, overridden by flags. ``--shard k/n`` collects part k of n of the input (merge the parts
-    with ``proginstruct merge-shards``); ``--workers n`` runs n local processes (same output)."""
+    with ``proginstruct merge-shards``); ``--workers n`` runs n local processes (same output).
+    ``--mode batch`` runs in rounds of batch jobs (same output); ``--mode estimate`` prints what the first
+    round would send (``proginstruct estimate``) and writes nothing."""
     from ..collection.collect import run_collection
 
     section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
     cp = resolve(COLLECT_DEFAULTS, section, flags)
     lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    if lp["mode"] == "estimate":
+        from .estimate import run_estimate
+
+        click.echo(run_estimate(data_type, input_path, params_path=params_path, seed=seed, sample=1000,
+                                flags=flags), nl=False)
+        return
     on_bad = str(cp.pop("on_bad_record"))
     shard = str(cp.pop("shard") or "")
     workers = int(cp.pop("workers"))
@@ -73,6 +81,10 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     part = f" (shard {shard})" if shard else ""
     skipped = ", ".join(f"{k.rsplit('.', 1)[1]} {v}" for k, v in sorted(stats.items())
                         if k.startswith("draws.skipped.") and v)
+    if lp["mode"] == "batch":
+        click.echo(f"collect {data_type}{part}: batch mode: {stats['batch.rounds']} rounds, {stats['batch.jobs']} "
+                   f"jobs, {stats['batch.lines']} lines ({stats['batch.failed_lines']} failed), waited "
+                   f"{stats['batch.wait_seconds']}s", err=True)
     click.echo(f"collect {data_type}{part}: {stats['inputs']} records -> {stats['samples']} samples "
                f"({samples_per_record(stats):.2f} per record; {stats['requests.sent']} requests sent, "
                f"{stats['requests.cache_hits']} cache hits, {stats['no_change_samples']} no-change; "

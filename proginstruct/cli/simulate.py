@@ -29,6 +29,9 @@ DEFAULTS = {
     "timeout_sleep": 30.0,
     "malformed": 0.0,  # share answered 200 with a reply that breaks the role's protocol
     "fault_seed": 0,
+    "batch_api": True,  # serve the Files and Batches endpoints (false: 404, a server without the Batch API)
+    "batch_delay": 0.0,  # seconds from a batch job's creation to its completion
+    "batch_fail_lines": 0.0,  # share of batch lines answered 500 in the job's error file
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import BadRecord, UserError
 from ..llm.engine import SAMPLING_KEYS, Engine
 from ..llm.model_map import ModelMap
-from ..llm.runner import run_ordered
+from ..llm.rounds import run_records
 from ..progress import Progress
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
@@ -51,7 +51,10 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
     next is made: a skipped draw does not count, and drawing stops once ``params.max_per_sample``
     samples are emitted or no candidate is left. Counters: ``draws.tried`` per draw,
     ``draws.skipped.<reason>`` per skipped one (:func:`~.sample.build_sample`), and
-    ``samples_per_record.<k>`` once, ``k`` the samples this record gave.
+    ``samples_per_record.<k>`` once, ``k`` the samples this record gave. In batch mode a draw whose role
+    call needs a reply not yet cached raises :class:`~proginstruct.llm.batch.Pending` through here: the
+    whole record waits for the next round (that draw is neither skipped nor failed, and these counters
+    are dropped with it).
     """
     stats = Stats()
     stats.add("inputs")
@@ -84,8 +87,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     same output bytes); inside worker j of n, ``_worker`` is ``(j, n)`` (only worker 1 prints the
     simulator banner) and ``_progress`` the workers' shared counter
     (:class:`~proginstruct.collection.workers.SharedProgress`), which the parent draws as one bar.
-    Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits and
-    concurrency); an output appears only when complete. Raises :class:`UserError` for an unknown data
+    Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits,
+    concurrency and ``llm.mode``); an output appears only when complete. ``llm.mode: batch`` runs the
+    records in rounds of batch jobs (:mod:`~proginstruct.llm.rounds`; same output bytes). Raises :class:`UserError` for an unknown data
     type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
     or a model-map / server problem.
     """
@@ -96,6 +100,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     part = parse_shard(shard)
     if not isinstance(workers, int) or workers < 1:
         raise UserError(f"--workers / collect.workers must be an integer >= 1, got {workers!r}")
+    if workers > 1 and llm_params.get("mode", "online") != "online":
+        raise UserError(f"--workers {workers} works in online mode only (llm.mode is {llm_params['mode']!r}); "
+                        "a batch run is one process: use --workers 1")
     inp = Path(input_path)
     if next(read_records(inp), None) is None:
         raise UserError(f"{inp}: no input records; run the prepare stage first or check its filters")
@@ -114,6 +121,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     })).hexdigest()
     bad = Stats()
     first_bad: list[str] = []  # the first few malformed records, named in the warning
+    bad_seen: set[int] = set()
 
     async def main() -> Stats:
         engine = Engine.from_params(llm_params, quiet=_worker is not None and _worker[0] > 1)
@@ -124,18 +132,22 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
             if reason is not None:
                 if on_bad_record == "fail":
                     raise BadRecord(str(inp), index, reason + "; fix the record or set on_bad_record: skip")
+                if index in bad_seen:  # run again in a later batch round
+                    return [], {"inputs": 1, "bad_records": 1}
+                bad_seen.add(index)
                 bad.add("bad_records")
                 if len(first_bad) < 3:
                     first_bad.append(f"record {index}: {reason}")
                 return [], {"inputs": 1, "bad_records": 1}
             return await collect_record(engine, roles, data_type, rec, record_id(rec), seed=seed, params=params)
 
-        items = read_records(inp)
-        if part is not None:
-            items = ((i, r) for i, r in items if in_shard(record_id(r), part))
+        def items() -> Any:  # called once online, once per round in batch mode
+            recs = read_records(inp)
+            return recs if part is None else ((i, r) for i, r in recs if in_shard(record_id(r), part))
+
         try:
-            stats = await run_ordered(items, one, CheckpointedWriter(output_path, fingerprint), window=window,
-                                      total=total, desc=f"collect {data_type}", progress=_progress)
+            stats = await run_records(items, one, CheckpointedWriter(output_path, fingerprint), engine,
+                                      window=window, total=total, desc=f"collect {data_type}", progress=_progress)
             return stats.merge([engine.session_stats()])
         finally:
             await engine.aclose()

@@ -17,8 +17,15 @@ parsed by orjson: the same bytes as ``chat.completions.create`` would send (same
 UTF-8), without its per-request parameter transformation and pydantic models (about 5 ms of CPU per
 request on 10 KB prompts, four times the HTTP work itself).
 
+Batch mode (``llm.mode: batch``, docs/models-and-scale.md "Batch inference"): a request whose reply is
+not cached is handed to the engine's ``pending`` sink (:class:`~proginstruct.llm.batch.BatchQueue`), which
+queues the very body an online request would send and raises :class:`~proginstruct.llm.batch.Pending`;
+the record waits for the next round. ``llm.mode: estimate`` counts the requests instead
+(:class:`~proginstruct.llm.batch.EstimateSink`).
+
 Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries included),
-``requests.cache_hits``, ``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
+``requests.cache_hits``, ``requests.batched`` (cached replies that a batch job of this run brought),
+``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
 ``errors.<role>.<kind>`` (a role call given up after a transport failure), ``faults.<kind>`` (every
 transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``timeout``, ``connection``,
@@ -40,10 +47,12 @@ import orjson
 from ..errors import UserError
 from ..seeding import derive_seed
 from ..stats import Stats
+from .batch import MODES, BatchQueue, EstimateSink
 from .cache import ReplyCache, cache_key
 from .endpoints import Endpoint, EndpointPool, parse_retry_after
 from .limits import ModelLimits, estimate_tokens
 from .model_map import ModelEntry, ModelMap
+from .wire import FATAL_STATUS, MalformedCompletion, parse_completion, status_fault
 
 try:  # the installed openai client is built on httpx2 (httpx's successor); plain httpx works the same way
     import httpx2 as httpx
@@ -53,7 +62,6 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 # the order chat.completions.create serializes a body in (so cassettes and server-side hashes agree)
 _BODY_ORDER = ("frequency_penalty", "max_tokens", "presence_penalty", "seed", "temperature", "top_p")
-_FATAL_STATUS = {401: "a wrong API key", 403: "no permission", 404: "an unknown model or base URL"}
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
 
 
@@ -105,6 +113,9 @@ class EngineOptions:
     ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none);
     ``limit_share``: this process's share of every per-model limit, the map's included (``1 / workers``
     in each worker process of :mod:`proginstruct.collection.workers`; an in-flight limit rounds up).
+    ``mode``: ``online`` (requests sent one by one), ``batch`` (rounds of batch jobs) or ``estimate``
+    (nothing sent, requests counted); ``batch_poll``: first wait between two polls of a batch job,
+    doubling up to 60 s.
     """
 
     concurrency: int = 512
@@ -119,6 +130,8 @@ class EngineOptions:
     model_rpm: float = 0.0
     model_tpm: float = 0.0
     limit_share: float = 1.0
+    mode: str = "online"
+    batch_poll: float = 5.0
 
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> EngineOptions:
@@ -136,11 +149,13 @@ class EngineOptions:
             raise UserError(f"llm.limit_share must be in (0, 1], got {opts.limit_share}")
         if opts.http_transport not in ("aiohttp", "httpx"):
             raise UserError(f"llm.http_transport must be 'aiohttp' or 'httpx', got {opts.http_transport!r}")
+        if opts.mode not in MODES:
+            raise UserError(f"llm.mode / --mode must be one of {', '.join(MODES)}, got {opts.mode!r}")
         for name in ("concurrency", "endpoint_failures"):
             if getattr(opts, name) < 1:
                 raise UserError(f"llm.{'num_proc' if name == 'concurrency' else name} must be >= 1")
         for name in ("max_retries", "timeout", "retry_backoff", "endpoint_cooldown", "down_timeout",
-                     "model_max_in_flight", "model_rpm", "model_tpm"):
+                     "model_max_in_flight", "model_rpm", "model_tpm", "batch_poll"):
             if getattr(opts, name) < 0:
                 raise UserError(f"llm.{'request_timeout' if name == 'timeout' else name} must be >= 0")
         return opts
@@ -176,6 +191,17 @@ class Engine:
             self.limits[e.name] = ModelLimits.build(math.ceil(in_flight * share), rpm * share, tpm * share)
         self.in_flight = 0
         self.max_in_flight = 0
+        # where a request whose reply is not cached goes in batch / estimate mode (None: sent online)
+        self.pending: BatchQueue | EstimateSink | None = None
+        if o.mode == "batch":
+            self.pending = BatchQueue(model_map, cache, o)
+        elif o.mode == "estimate":
+            self.pending = EstimateSink()
+
+    @property
+    def batch(self) -> BatchQueue | None:
+        """The batch queue in batch mode, else ``None``."""
+        return self.pending if isinstance(self.pending, BatchQueue) else None
 
     @classmethod
     def from_params(cls, llm_params: dict[str, Any], stats: Stats | None = None, *, quiet: bool = False) -> Engine:
@@ -217,7 +243,9 @@ class Engine:
         return ep.client
 
     async def aclose(self) -> None:
-        """Close HTTP clients and the cache."""
+        """Close HTTP clients, the batch queue's and the cache."""
+        if self.batch is not None:
+            await self.batch.aclose()
         for pool in self.pools.values():
             for ep in pool.endpoints:
                 if ep.client is not None:
@@ -234,9 +262,28 @@ class Engine:
             for counts in pool.summary().values():
                 st["session.endpoints.cooldowns"] += counts.get("cooldowns", 0)
                 st["session.endpoints.paused"] += counts.get("paused", 0)
+        if self.batch is not None:
+            st.merge([self.batch.stats])
         return st
 
     # ------------------------------------------------------------------ asking
+    def request(self, entry: ModelEntry, messages: list[dict], seed: int, role: str,
+                attempt: int) -> tuple[str, bytes]:
+        """``(cache key, request body)`` of one attempt of a role call: the one place a request is built,
+        for online requests and batch lines alike (so both send the same bytes and cache the reply under
+        the same key).
+
+        ``seed`` is the sample's seed; the body's ``seed`` field derives from (seed, role, attempt) and is
+        not part of the key. The body is compact JSON in the key order ``chat.completions.create`` sends.
+        """
+        key = cache_key(entry.name, messages, self.sampling, attempt)
+        req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
+        body = {"model": entry.name, "messages": messages}
+        params = {**self.sampling, "seed": req_seed}
+        for k in _BODY_ORDER:
+            body[k] = params[k]
+        return key, orjson.dumps(body)
+
     async def ask(self, role: Any, query: Any, seed: int, stats: Stats | None = None) -> RoleResult:
         """Ask ``role`` about ``query``: up to ``max_try`` attempts, each a cached reply or a new request.
 
@@ -245,25 +292,29 @@ class Engine:
         before it; each request's ``seed`` field derives from (seed, role, attempt). Counters go to
         ``stats`` (default: the engine's). Never raises for a bad reply or a failed request
         (``RoleResult.value is None``); raises :class:`UserError` for a configuration problem no retry
-        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``).
+        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``). In batch
+        and estimate modes a reply that is not cached raises :class:`~proginstruct.llm.batch.Pending`
+        (the request is queued for the round's batch jobs, or counted); a batch line given up after its
+        tries fails the call as an online request given up after its retries does.
         """
         st = self.stats if stats is None else stats
         name = role.name
         st.add(f"roles.{name}.calls")
         messages = role.messages(query)
-        seed0 = derive_seed(seed, name, 0)  # the model pick and the first request's seed
-        entry = self.model_map.pick(seed0)
+        entry = self.model_map.pick(derive_seed(seed, name, 0))  # once per call: every attempt asks it
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
-            key = cache_key(entry.name, messages, self.sampling, attempt)
+            key, body = self.request(entry, messages, seed, name, attempt)
             reply = self.cache.get(key)
             if reply is not None:
-                st.add("requests.cache_hits")
+                batch = self.batch
+                st.add("requests.batched" if batch is not None and key in batch.received else "requests.cache_hits")
             else:
-                req_seed = (seed0 if attempt == 0 else derive_seed(seed, name, attempt)) & 0x7FFFFFFF
                 try:
-                    reply = await self._request_once(entry, messages, req_seed, key, st)
+                    if self.pending is not None:
+                        raise _TransportFailure(self.pending.need(entry, key, body, name))  # or Pending
+                    reply = await self._request_once(entry, body, key, st)
                 except _TransportFailure as f:
                     st.add(f"errors.{name}.{f.kind}")
                     st.add(f"roles.{name}.failed")
@@ -280,8 +331,7 @@ class Engine:
         st.add(f"roles.{name}.failed")
         return RoleResult(None, None, self.max_try, reason)
 
-    async def _request_once(self, entry: ModelEntry, messages: list[dict], seed: int, key: str,
-                            st: Stats) -> dict[str, Any]:
+    async def _request_once(self, entry: ModelEntry, body: bytes, key: str, st: Stats) -> dict[str, Any]:
         """Send one request unless the same key is already in flight; cache and return the reply."""
         fut = self._inflight.get(key)
         if fut is not None:
@@ -290,11 +340,7 @@ class Engine:
         fut = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            body = {"model": entry.name, "messages": messages}
-            params = {**self.sampling, "seed": seed}
-            for k in _BODY_ORDER:
-                body[k] = params[k]
-            reply = await self._send(entry, orjson.dumps(body), st)
+            reply = await self._send(entry, body, st)
             self.cache.put(key, entry.name, reply)
             fut.set_result(reply)
             return reply
@@ -383,35 +429,22 @@ class Engine:
                 return _Fault("timeout", detail="no reply within llm.request_timeout")
             return _Fault("connection", detail=detail)
         try:
-            data = orjson.loads(raw)
-            choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
-            if not isinstance(text, str):
-                raise TypeError("content is not a string")
-            usage = data.get("usage") or {}
-            prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            return parse_completion(orjson.loads(raw))
+        except (orjson.JSONDecodeError, MalformedCompletion) as e:
             return _Fault("malformed_response", detail=str(e)[:160])
-        return {"text": text, "finish_reason": choice.get("finish_reason") or ""}, prompt, completion
 
 
-_FATAL_KINDS = {f"status_{code}" for code in _FATAL_STATUS}
+_FATAL_KINDS = {f"status_{code}" for code in FATAL_STATUS}
 
 
 def _status_fault(e: openai.APIStatusError) -> _Fault:
     code = e.status_code
     detail = f"{code} ({_short(e)})"
-    if code in _FATAL_STATUS:
-        return _Fault(f"status_{code}", retry=False, detail=f"{detail}: {_FATAL_STATUS[code]}")
-    if code == 429:
-        return _Fault("rate_limited", retry_after=parse_retry_after(e.response.headers), detail=detail)
-    if code >= 500:
-        return _Fault("server_error", detail=detail)
-    if code in (408, 409):
-        return _Fault(f"status_{code}", detail=detail)
-    if code == 400:
-        return _Fault("bad_request", retry=False, detail=detail)
-    return _Fault(f"status_{code}", retry=False, detail=detail)
+    kind, retry = status_fault(code)
+    if code in FATAL_STATUS:
+        detail = f"{detail}: {FATAL_STATUS[code]}"
+    retry_after = parse_retry_after(e.response.headers) if code == 429 else None
+    return _Fault(kind, retry=retry, retry_after=retry_after, detail=detail)
 
 
 def _connect_failure(e: openai.APIConnectionError) -> bool:

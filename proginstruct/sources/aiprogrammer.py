@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..llm.engine import Engine
-from ..llm.runner import run_ordered
+from ..llm.rounds import run_records
 from ..records import CheckpointedWriter, atomic_write_json, dumps, file_sha256
 from ..roles.programmer import PERSONAS, ProgrammerRole, SnippetQuery
 from ..seeding import derive_rng, derive_seed
@@ -48,7 +48,8 @@ AIPROGRAMMER_DEFAULTS: dict[str, Any] = {
 }
 
 # llm params that do not change any reply (left out of the checkpoint fingerprint)
-_NOT_IN_FINGERPRINT = ("num_proc", "window", "cache_path", "max_retries", "request_timeout", "http_transport")
+_NOT_IN_FINGERPRINT = ("num_proc", "window", "cache_path", "max_retries", "request_timeout", "http_transport",
+                       "mode", "batch_poll")
 
 
 def choose_persona(seed: int, snippet_id: str) -> str:
@@ -108,7 +109,8 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
     ``params``: the keys of :data:`AIPROGRAMMER_DEFAULTS`; ``llm_params``: the keys of
     ``proginstruct.cli.common.LLM_DEFAULTS``. ``output_path`` ``.jsonl`` is streamed, ``.json`` becomes a
     JSON list; it appears only when complete, and an interrupted run with the same inputs, params and
-    model map resumes. Metrics are written atomically to ``metrics_path`` when given.
+    model map resumes; ``llm.mode: batch`` runs in rounds of batch jobs with the same output
+    (:mod:`~proginstruct.llm.rounds`). Metrics are written atomically to ``metrics_path`` when given.
     Raises :class:`UserError` for unreadable or empty inputs, bad params, a malformed record under
     ``on_bad_record: fail``, or a model-map / server problem.
     """
@@ -131,8 +133,9 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
             return await program_snippet(engine, snippet, seed=seed, roles=role_map)
 
         try:
-            return await run_ordered(enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
-                                     window=window, total=len(snippets), desc="aiprogrammer")
+            stats = await run_records(lambda: enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
+                                      engine, window=window, total=len(snippets), desc="aiprogrammer")
+            return stats.merge([engine.batch.stats] if engine.batch is not None else [])
         finally:
             await engine.aclose()
 
