@@ -22,7 +22,12 @@ Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries in
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
 ``errors.<role>.<kind>`` (a role call given up after a transport failure), ``faults.<kind>`` (every
 transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``timeout``, ``connection``,
-``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``).
+``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``, ``grammar_refused``).
+
+Grammar-guided requests (a model map entry's ``"guided"``, :mod:`proginstruct.llm.guided`): the role's
+grammar goes into the request body and into the reply cache key. An HTTP 400 to such a request is
+checked once by the same request without the grammar; when the server answers that one, it refused the
+grammar field, and the run stops with one line saying to remove ``"guided"`` for that model.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ..seeding import derive_seed
 from ..stats import Stats
 from .cache import ReplyCache, cache_key
 from .endpoints import Endpoint, EndpointPool, parse_retry_after
+from .guided import key_params, request_body, role_grammar
 from .limits import ModelLimits, estimate_tokens
 from .model_map import ModelEntry, ModelMap
 
@@ -51,8 +57,6 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
     import httpx  # type: ignore[no-redef]
 
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
-# the order chat.completions.create serializes a body in (so cassettes and server-side hashes agree)
-_BODY_ORDER = ("frequency_penalty", "max_tokens", "presence_penalty", "seed", "temperature", "top_p")
 _FATAL_STATUS = {401: "a wrong API key", 403: "no permission", 404: "an unknown model or base URL"}
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
 
@@ -74,11 +78,13 @@ class RoleResult:
 
 
 class _TransportFailure(Exception):
-    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault."""
+    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault,
+    ``detail`` what the server said (may be "")."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, detail: str = ""):
         super().__init__(kind)
         self.kind = kind
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +251,8 @@ class Engine:
         before it; each request's ``seed`` field derives from (seed, role, attempt). Counters go to
         ``stats`` (default: the engine's). Never raises for a bad reply or a failed request
         (``RoleResult.value is None``); raises :class:`UserError` for a configuration problem no retry
-        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``).
+        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``, a
+        server that refuses the grammar field of a ``"guided"`` entry).
         """
         st = self.stats if stats is None else stats
         name = role.name
@@ -253,18 +260,22 @@ class Engine:
         messages = role.messages(query)
         seed0 = derive_seed(seed, name, 0)  # the model pick and the first request's seed
         entry = self.model_map.pick(seed0)
+        grammar = role_grammar(entry, role, query)  # None unless the entry is "guided"
+        params = key_params(self.sampling, entry, grammar)
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
-            key = cache_key(entry.name, messages, self.sampling, attempt)
+            key = cache_key(entry.name, messages, params, attempt)
             reply = self.cache.get(key)
             if reply is not None:
                 st.add("requests.cache_hits")
             else:
                 req_seed = (seed0 if attempt == 0 else derive_seed(seed, name, attempt)) & 0x7FFFFFFF
                 try:
-                    reply = await self._request_once(entry, messages, req_seed, key, st)
+                    reply = await self._request_once(entry, messages, req_seed, key, st, grammar)
                 except _TransportFailure as f:
+                    if f.kind == "bad_request" and grammar is not None:
+                        await self._check_grammar_refused(entry, messages, req_seed, st, f.detail)
                     st.add(f"errors.{name}.{f.kind}")
                     st.add(f"roles.{name}.failed")
                     return RoleResult(None, None, attempt + 1, f"error.{f.kind}")
@@ -281,7 +292,7 @@ class Engine:
         return RoleResult(None, None, self.max_try, reason)
 
     async def _request_once(self, entry: ModelEntry, messages: list[dict], seed: int, key: str,
-                            st: Stats) -> dict[str, Any]:
+                            st: Stats, grammar: str | None = None) -> dict[str, Any]:
         """Send one request unless the same key is already in flight; cache and return the reply."""
         fut = self._inflight.get(key)
         if fut is not None:
@@ -290,10 +301,7 @@ class Engine:
         fut = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            body = {"model": entry.name, "messages": messages}
-            params = {**self.sampling, "seed": seed}
-            for k in _BODY_ORDER:
-                body[k] = params[k]
+            body = request_body(entry, messages, self.sampling, seed, grammar)
             reply = await self._send(entry, orjson.dumps(body), st)
             self.cache.put(key, entry.name, reply)
             fut.set_result(reply)
@@ -350,7 +358,7 @@ class Engine:
                 raise UserError(f"{self.model_map.path}: model \"{entry.name}\" at {ep.url} answered "
                                 f"{fault.detail}; check its \"api\" key, the model name and the base URL")
             if not fault.retry:
-                raise _TransportFailure(fault.kind)
+                raise _TransportFailure(fault.kind, fault.detail)
             if fault.refused:
                 continue  # the endpoint is in cooldown now; the pool and down_timeout bound these
             retries += 1
@@ -359,6 +367,21 @@ class Engine:
             if fault.kind != "rate_limited":  # a 429 paused its endpoint; another one may answer now
                 base = self.options.retry_backoff * 2 ** (retries - 1)
                 await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
+
+    async def _check_grammar_refused(self, entry: ModelEntry, messages: list[dict], seed: int, st: Stats,
+                                     detail: str) -> None:
+        """After an HTTP 400 to a guided request: send it once more without the grammar (one token).
+        When that one is answered, the server refused the grammar field: raise :class:`UserError` (a
+        retry cannot fix it). Otherwise return (the request itself is bad; the role call fails)."""
+        body = request_body(entry, messages, {**self.sampling, "max_tokens": 1}, seed)
+        try:
+            await self._send(entry, orjson.dumps(body), st)
+        except _TransportFailure:
+            return
+        st.add("faults.grammar_refused")
+        raise UserError(f'{self.model_map.path}: model "{entry.name}" refused the grammar of "guided": '
+                        f'"{entry.guided}" ({detail or "HTTP 400"}) but answers without it; remove "guided" '
+                        "for that model (or set the kind of server it is: llama.cpp, vllm or sglang)")
 
     async def _wait_for_endpoint(self, pool: EndpointPool) -> None:
         """Return when some endpoint of ``pool`` is usable; raise ``UserError`` when down too long."""

@@ -13,7 +13,10 @@ Backwards-compatible extensions (SPEC 10; docs/models-and-scale.md):
 - ``"max_in_flight"``, ``"rpm"``, ``"tpm"``: this model's limits (requests in flight, requests per minute,
   tokens per minute; 0 = none), overriding ``llm.model_max_in_flight`` / ``model_rpm`` / ``model_tpm``;
 - ``"base": "simulator"`` selects the built-in simulated model, answered in-process with no socket
-  (:mod:`proginstruct.simulator.transport`).
+  (:mod:`proginstruct.simulator.transport`);
+- ``"guided": "llama.cpp" | "vllm" | "sglang" | "none"``: send each role request with the grammar of the
+  role's reply protocol in that server's field (:mod:`proginstruct.llm.guided`); ``"none"`` (the default)
+  sends none.
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ SIMULATOR_BASE = "simulator"
 
 
 LIMIT_KEYS = ("max_in_flight", "rpm", "tpm")
+GUIDED_SERVERS = ("llama.cpp", "vllm", "sglang", "none")  # the "guided" values (proginstruct.llm.guided)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
     """One model of the map: ``name`` sent as the request's ``model``, its endpoints' base URLs
-    (``bases``, at least one, no trailing slash), the API key, and its own limits (``None`` = use the
+    (``bases``, at least one, no trailing slash), the API key, its own limits (``None`` = use the
     ``llm`` params' defaults; ``max_in_flight`` requests, ``rpm`` requests per minute, ``tpm`` tokens per
-    minute, 0 = no limit)."""
+    minute, 0 = no limit), and ``guided``, the server kind whose grammar field the role requests carry
+    (one of :data:`GUIDED_SERVERS`; ``"none"`` = no grammar)."""
 
     name: str
     bases: tuple[str, ...]
@@ -45,6 +50,7 @@ class ModelEntry:
     max_in_flight: int | None = None
     rpm: float | None = None
     tpm: float | None = None
+    guided: str = "none"
 
     @property
     def base(self) -> str:
@@ -69,8 +75,8 @@ class ModelMap:
         """Read and validate ``path``; ``only`` (comma-separated or list) restricts to those names.
 
         Raises :class:`UserError` (one line, naming the file and the model) when the file is missing or
-        not a JSON object, an entry lacks ``base``, a key variable is unset, or ``only`` names a model
-        the map does not have.
+        not a JSON object, an entry lacks ``base``, a key variable is unset, ``guided`` is not one of
+        :data:`GUIDED_SERVERS`, or ``only`` names a model the map does not have.
         """
         p = Path(path)
         if not p.exists():
@@ -96,7 +102,12 @@ class ModelMap:
             limits = {k: _limit(p, name, k, spec[k]) for k in LIMIT_KEYS if spec.get(k) is not None}
             if "max_in_flight" in limits:
                 limits["max_in_flight"] = int(limits["max_in_flight"])
-            entries.append(ModelEntry(name, bases, key or "EMPTY", **limits))
+            guided = spec.get("guided", "none")
+            if guided not in GUIDED_SERVERS:
+                allowed = ", ".join(f'"{g}"' for g in GUIDED_SERVERS)
+                raise UserError(f'{p}: model "{name}": "guided" must be one of {allowed} (the kind of server '
+                                f"whose grammar field the requests carry), got {json.dumps(guided)}")
+            entries.append(ModelEntry(name, bases, key or "EMPTY", **limits, guided=guided))
         wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
         if wanted:
             names = {e.name for e in entries}
