@@ -18,6 +18,8 @@ from proginstruct.blocks import apply_blocks, edit_blocks
 from proginstruct.roles.chat import MARKER as CHAT_MARKER
 from proginstruct.roles.chat import ChatRole
 from proginstruct.roles.grammars import (
+    ANALYSIS_LINES,
+    LINE_CHARS,
     MAX_VERSIONS,
     canonical_code,
     gbnf_literal,
@@ -89,6 +91,20 @@ def test_literals_escape_what_gbnf_needs():
         if "```" in code:
             text = text.replace("```\nv0\n```", "````\nv0\n````")
         assert agree(programmer_grammar(code), programmer_regex(code), text), code
+
+
+def test_free_text_is_bounded_so_a_looping_model_must_finish():
+    g, rx = judge_grammar(1), judge_regex(1)
+    ok = "**Analysis of change 1:**\n{}**Decision:** True"
+    assert agree(g, rx, ok.format("x" * (LINE_CHARS + 1) + "\n"))
+    assert not agree(g, rx, ok.format("x" * (LINE_CHARS + 2) + "\n"))
+    assert agree(g, rx, ok.format("Analysi" + "x" * LINE_CHARS + "\n"))  # a proper prefix of a word, then text
+    assert agree(g, rx, ok.format("A line.\n" * ANALYSIS_LINES))
+    assert not agree(g, rx, ok.format("A line.\n" * (ANALYSIS_LINES + 1)))
+    for marker in (INSTRUCTION_MARKER, CHAT_MARKER):
+        g, rx = marker_grammar(marker), marker_regex(marker)
+        assert agree(g, rx, f"{marker} M" + "x" * LINE_CHARS)
+        assert not agree(g, rx, f"{marker} M" + "x" * (LINE_CHARS + 1))
 
 
 def test_programmer_grammar_bounds_the_number_of_versions():

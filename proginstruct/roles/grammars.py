@@ -7,14 +7,19 @@ parsers stay as they are: a guided reply is an ordinary reply, checked like any 
 What each grammar fixes (``root`` is the whole reply; lines end with ``"\\n"``):
 
 - **judge** (:func:`judge_grammar`, N candidate changes): exactly N sections, each
-  ``**Analysis of change k:**`` on its own line (k = 1..N in order), one or more lines of free analysis
-  text, then one ``**Decision:** True`` or ``**Decision:** False`` line; sections are separated by one
-  blank line and nothing follows the last decision. An analysis line is non-empty prose: it does not
-  open with whitespace or a markdown mark (``#``, ``*``, ``_``, ``-``, ``+``) nor with the words
-  "analysis" or "decision" (any case), so it can be neither a heading nor a decision line to the parser.
+  ``**Analysis of change k:**`` on its own line (k = 1..N in order), 1 to :data:`ANALYSIS_LINES` lines of
+  free analysis text, then one ``**Decision:** True`` or ``**Decision:** False`` line; sections are
+  separated by one blank line and nothing follows the last decision. An analysis line is non-empty prose:
+  it does not open with whitespace or a markdown mark (``#``, ``*``, ``_``, ``-``, ``+``) nor with the
+  words "analysis" or "decision" (any case), so it can be neither a heading nor a decision line to the
+  parser.
 - **instruction** / **chat** (:func:`marker_grammar`): the marker (``**instruction:**`` / ``**chat:**``), a
   space, then one paragraph: a single line that opens with a non-space character. One line cannot carry a
   trailing note on a later line (an instruction rejection, SPEC 5).
+
+Lines of free text hold at most about :data:`LINE_CHARS` characters: a model caught repeating itself is
+made to go on to the decision (or to end its instruction or message) instead of running into
+``max_tokens``, which would be a rejection and a re-ask.
 - **programmer** (:func:`programmer_grammar`): optional prose lines, then a sequence of 2 to
   :data:`MAX_VERSIONS` fenced code blocks (```` ``` ```` with an optional info word such as ``python`` or
   ``c++``), blank and prose lines allowed between them; nothing follows the last block. A prose line opens
@@ -44,6 +49,11 @@ _JUDGE_WORDS = ("analysis", "decision")
 
 _FENCE_TICKS = re.compile(r"(?m)^ {0,3}(`{3,})")
 MAX_VERSIONS = 10  # most fenced blocks (versions) a guided programmer reply may hold
+# Bounds on free text, so that a model caught in a loop is made to finish its reply (a judge decision, the
+# end of an instruction) instead of running into max_tokens: characters per line of prose (about 100-150
+# tokens; the worked examples' lines are 150-450 characters) and lines per judge analysis.
+LINE_CHARS = 600
+ANALYSIS_LINES = 3
 
 
 def gbnf_literal(text: str) -> str:
@@ -86,9 +96,10 @@ def _either_case(ch: str) -> str:
     return f"[{ch.lower()}{ch.upper()}]" if ch.lower() != ch.upper() else gbnf_literal(ch)
 
 
-def prose_rules(name: str, words: tuple[str, ...], not_first: str) -> list[str]:
+def prose_rules(name: str, words: tuple[str, ...], not_first: str, max_chars: int) -> list[str]:
     """GBNF rules for ``name``: one non-empty line of text and its ``"\\n"``, whose first character is
-    none of ``not_first`` and which does not open with any of ``words`` (lower-case; matched in any case).
+    none of ``not_first``, which does not open with any of ``words`` (lower-case; matched in any case),
+    and which holds at most about ``max_chars`` characters (``max_chars`` after the first few).
 
     Built as the complement of a trie of ``words``: after a proper prefix of a word the line may end or
     go on with any other character; a whole word is a dead end. Rules are named ``name``, ``name-k``
@@ -122,7 +133,7 @@ def prose_rules(name: str, words: tuple[str, ...], not_first: str) -> list[str]:
         rules.append(f"{rule} ::= " + " | ".join(alts))
 
     build(trie, name, True)
-    rules.append(f'{rest} ::= [^\\n]* "\\n"')
+    rules.append(f'{rest} ::= [^\\n]{{0,{max_chars}}} "\\n"')
     return rules
 
 
@@ -139,9 +150,9 @@ def judge_grammar(n: int) -> str:
         parts.append(f"{gbnf_literal(head)} analysis {gbnf_literal(DECISION + ' ')} verdict")
     rules = [
         "root ::= " + " ".join(parts),
-        "analysis ::= line+",
+        "analysis ::= line" + " line?" * (ANALYSIS_LINES - 1),
         'verdict ::= "True" | "False"',
-        *prose_rules("line", _JUDGE_WORDS, _NOT_FIRST),
+        *prose_rules("line", _JUDGE_WORDS, _NOT_FIRST, LINE_CHARS),
     ]
     return "\n".join(rules) + "\n"
 
@@ -152,7 +163,7 @@ def marker_grammar(marker: str) -> str:
     return "\n".join([
         f"root ::= {gbnf_literal(marker + ' ')} first rest",
         "first ::= [^ \\t\\r\\n]",
-        "rest ::= [^\\n]*",
+        f"rest ::= [^\\n]{{0,{LINE_CHARS}}}",
     ]) + "\n"
 
 
