@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: all setup test lint repro collect-commit collect-aiprogrammer collect-submit dag metrics clean-checkpoints
-.PHONY: push pull release card remote-s3
+.PHONY: push pull release card remote-s3 record-real-cassettes
 
 all: setup repro
 
@@ -30,6 +30,14 @@ test: setup lint
 
 lint: setup
 	$(BIN)/ruff check .
+
+# record tests/cassettes/test_real_model_cassettes/ again from a real llama.cpp server (docs/development.md):
+#   bash ../shared/tools/local-llm.sh serve 8100; make record-real-cassettes LLM_BASE=http://127.0.0.1:8100/v1
+LLM_BASE ?= http://127.0.0.1:8100/v1
+record-real-cassettes: setup
+	PROGINSTRUCT_REAL_LLM_BASE=$(LLM_BASE) $(BIN)/python -m pytest tests/test_real_model_cassettes.py \
+		--record-mode=rewrite --timeout=0 -k "not secrets"
+	$(BIN)/python -m pytest tests/test_real_model_cassettes.py
 
 # one source branch of the DAG (its prepare, collect and area stages)
 collect-commit: setup

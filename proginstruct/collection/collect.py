@@ -116,7 +116,9 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({
         "input": file_sha256(inp), "type": data_type, "params": asdict(params), "seed": seed,
-        "models": [e.name for e in models.entries], "shard": list(part) if part else None,
+        # a guided model answers other text: its setting is part of the output's identity (none: as before)
+        "models": [e.name if e.guided == "none" else f"{e.name} (guided: {e.guided})" for e in models.entries],
+        "shard": list(part) if part else None,
         "llm": {k: llm_params[k] for k in OUTPUT_LLM_KEYS if k in llm_params},
     })).hexdigest()
     bad = Stats()

@@ -25,7 +25,10 @@ import orjson
 
 
 def cache_key(model: str, messages: list[dict[str, str]], sampling: dict[str, Any], attempt: int) -> str:
-    """Hex SHA-256 of the canonical JSON of the request identity (the request ``seed`` is not part of it)."""
+    """Hex SHA-256 of the canonical JSON of the request identity (the request ``seed`` is not part of it).
+
+    ``sampling`` holds the sampling params and, for a grammar-guided request, its ``guided`` setting and
+    ``grammar`` (:func:`proginstruct.llm.guided.key_params`)."""
     blob = orjson.dumps([model, messages, sampling, attempt], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(blob).hexdigest()
 

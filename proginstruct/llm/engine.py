@@ -29,7 +29,12 @@ Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries in
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
 ``errors.<role>.<kind>`` (a role call given up after a transport failure), ``faults.<kind>`` (every
 transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``timeout``, ``connection``,
-``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``).
+``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``, ``grammar_refused``).
+
+Grammar-guided requests (a model map entry's ``"guided"``, :mod:`proginstruct.llm.guided`): the role's
+grammar goes into the request body and into the reply cache key. An HTTP 400 to such a request is
+checked once by the same request without the grammar; when the server answers that one, it refused the
+grammar field, and the run stops with one line saying to remove ``"guided"`` for that model.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from ..stats import Stats
 from .batch import MODES, BatchQueue, EstimateSink
 from .cache import ReplyCache, cache_key
 from .endpoints import Endpoint, EndpointPool, parse_retry_after
+from .guided import key_params, request_body, role_grammar
 from .limits import ModelLimits, estimate_tokens
 from .model_map import ModelEntry, ModelMap
 from .wire import FATAL_STATUS, MalformedCompletion, parse_completion, status_fault
@@ -60,8 +66,6 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
     import httpx  # type: ignore[no-redef]
 
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
-# the order chat.completions.create serializes a body in (so cassettes and server-side hashes agree)
-_BODY_ORDER = ("frequency_penalty", "max_tokens", "presence_penalty", "seed", "temperature", "top_p")
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
 
 
@@ -82,11 +86,13 @@ class RoleResult:
 
 
 class _TransportFailure(Exception):
-    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault."""
+    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault,
+    ``detail`` what the server said (may be "")."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, detail: str = ""):
         super().__init__(kind)
         self.kind = kind
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,22 +273,20 @@ class Engine:
         return st
 
     # ------------------------------------------------------------------ asking
-    def request(self, entry: ModelEntry, messages: list[dict], seed: int, role: str,
-                attempt: int) -> tuple[str, bytes]:
+    def request(self, entry: ModelEntry, messages: list[dict], seed: int, role: str, attempt: int,
+                grammar: str | None = None) -> tuple[str, bytes]:
         """``(cache key, request body)`` of one attempt of a role call: the one place a request is built,
         for online requests and batch lines alike (so both send the same bytes and cache the reply under
         the same key).
 
         ``seed`` is the sample's seed; the body's ``seed`` field derives from (seed, role, attempt) and is
-        not part of the key. The body is compact JSON in the key order ``chat.completions.create`` sends.
+        not part of the key. ``grammar`` (a guided entry's GBNF for this role, else ``None``) adds the
+        entry's guided field to the body and the setting to the key (:mod:`~proginstruct.llm.guided`).
+        The body is compact JSON in the key order ``chat.completions.create`` sends.
         """
-        key = cache_key(entry.name, messages, self.sampling, attempt)
+        key = cache_key(entry.name, messages, key_params(self.sampling, entry, grammar), attempt)
         req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
-        body = {"model": entry.name, "messages": messages}
-        params = {**self.sampling, "seed": req_seed}
-        for k in _BODY_ORDER:
-            body[k] = params[k]
-        return key, orjson.dumps(body)
+        return key, orjson.dumps(request_body(entry, messages, self.sampling, req_seed, grammar))
 
     async def ask(self, role: Any, query: Any, seed: int, stats: Stats | None = None) -> RoleResult:
         """Ask ``role`` about ``query``: up to ``max_try`` attempts, each a cached reply or a new request.
@@ -292,7 +296,8 @@ class Engine:
         before it; each request's ``seed`` field derives from (seed, role, attempt). Counters go to
         ``stats`` (default: the engine's). Never raises for a bad reply or a failed request
         (``RoleResult.value is None``); raises :class:`UserError` for a configuration problem no retry
-        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``). In batch
+        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``, a server that
+        refuses the grammar field of a ``"guided"`` entry). In batch
         and estimate modes a reply that is not cached raises :class:`~proginstruct.llm.batch.Pending`
         (the request is queued for the round's batch jobs, or counted); a batch line given up after its
         tries fails the call as an online request given up after its retries does.
@@ -302,10 +307,11 @@ class Engine:
         st.add(f"roles.{name}.calls")
         messages = role.messages(query)
         entry = self.model_map.pick(derive_seed(seed, name, 0))  # once per call: every attempt asks it
+        grammar = role_grammar(entry, role, query)  # None unless the entry is "guided"
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
-            key, body = self.request(entry, messages, seed, name, attempt)
+            key, body = self.request(entry, messages, seed, name, attempt, grammar)
             reply = self.cache.get(key)
             if reply is not None:
                 batch = self.batch
@@ -316,6 +322,8 @@ class Engine:
                         raise _TransportFailure(self.pending.need(entry, key, body, name))  # or Pending
                     reply = await self._request_once(entry, body, key, st)
                 except _TransportFailure as f:
+                    if f.kind == "bad_request" and grammar is not None and self.pending is None:  # online only
+                        await self._check_grammar_refused(entry, messages, seed, name, attempt, st, f.detail)
                     st.add(f"errors.{name}.{f.kind}")
                     st.add(f"roles.{name}.failed")
                     return RoleResult(None, None, attempt + 1, f"error.{f.kind}")
@@ -396,7 +404,7 @@ class Engine:
                 raise UserError(f"{self.model_map.path}: model \"{entry.name}\" at {ep.url} answered "
                                 f"{fault.detail}; check its \"api\" key, the model name and the base URL")
             if not fault.retry:
-                raise _TransportFailure(fault.kind)
+                raise _TransportFailure(fault.kind, fault.detail)
             if fault.refused:
                 continue  # the endpoint is in cooldown now; the pool and down_timeout bound these
             retries += 1
@@ -405,6 +413,22 @@ class Engine:
             if fault.kind != "rate_limited":  # a 429 paused its endpoint; another one may answer now
                 base = self.options.retry_backoff * 2 ** (retries - 1)
                 await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
+
+    async def _check_grammar_refused(self, entry: ModelEntry, messages: list[dict], seed: int, role: str,
+                                     attempt: int, st: Stats, detail: str) -> None:
+        """After an HTTP 400 to a guided request: send it once more without the grammar (one token).
+        When that one is answered, the server refused the grammar field: raise :class:`UserError` (a
+        retry cannot fix it). Otherwise return (the request itself is bad; the role call fails)."""
+        req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
+        body = request_body(entry, messages, {**self.sampling, "max_tokens": 1}, req_seed)
+        try:
+            await self._send(entry, orjson.dumps(body), st)
+        except _TransportFailure:
+            return
+        st.add("faults.grammar_refused")
+        raise UserError(f'{self.model_map.path}: model "{entry.name}" refused the grammar of "guided": '
+                        f'"{entry.guided}" ({detail or "HTTP 400"}) but answers without it; remove "guided" '
+                        "for that model (or set the kind of server it is: llama.cpp, vllm or sglang)")
 
     async def _wait_for_endpoint(self, pool: EndpointPool) -> None:
         """Return when some endpoint of ``pool`` is usable; raise ``UserError`` when down too long."""

@@ -16,6 +16,9 @@ Backwards-compatible extensions (SPEC 10; docs/models-and-scale.md):
   (:mod:`proginstruct.simulator.transport`);
 - ``"batch": {...}``: how ``llm.mode: batch`` runs this model's requests (:class:`BatchSpec`): the Batch
   API of its (first) base URL, or a local ``"command"`` such as ``vllm run-batch``.
+- ``"guided": "llama.cpp" | "vllm" | "sglang" | "none"``: send each role request with the grammar of the
+  role's reply protocol in that server's field (:mod:`proginstruct.llm.guided`); ``"none"`` (the default)
+  sends none.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ SIMULATOR_BASE = "simulator"
 
 
 LIMIT_KEYS = ("max_in_flight", "rpm", "tpm")
+GUIDED_SERVERS = ("llama.cpp", "vllm", "sglang", "none")  # the "guided" values (proginstruct.llm.guided)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +77,11 @@ class BatchSpec:
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
     """One model of the map: ``name`` sent as the request's ``model``, its endpoints' base URLs
-    (``bases``, at least one, no trailing slash), the API key, and its own limits (``None`` = use the
+    (``bases``, at least one, no trailing slash), the API key, its own limits (``None`` = use the
     ``llm`` params' defaults; ``max_in_flight`` requests, ``rpm`` requests per minute, ``tpm`` tokens per
-    minute, 0 = no limit), and how batch mode runs it (``batch``, the API defaults when absent)."""
+    minute, 0 = no limit), how batch mode runs it (``batch``, the API defaults when absent), and
+    ``guided``, the server kind whose grammar field the role requests carry (one of
+    :data:`GUIDED_SERVERS`; ``"none"`` = no grammar)."""
 
     name: str
     bases: tuple[str, ...]
@@ -84,6 +90,7 @@ class ModelEntry:
     rpm: float | None = None
     tpm: float | None = None
     batch: BatchSpec = BatchSpec()
+    guided: str = "none"
 
     @property
     def base(self) -> str:
@@ -108,8 +115,8 @@ class ModelMap:
         """Read and validate ``path``; ``only`` (comma-separated or list) restricts to those names.
 
         Raises :class:`UserError` (one line, naming the file and the model) when the file is missing or
-        not a JSON object, an entry lacks ``base``, a key variable is unset, or ``only`` names a model
-        the map does not have.
+        not a JSON object, an entry lacks ``base``, a key variable is unset, ``guided`` is not one of
+        :data:`GUIDED_SERVERS`, or ``only`` names a model the map does not have.
         """
         p = Path(path)
         if not p.exists():
@@ -137,7 +144,12 @@ class ModelMap:
                 limits["max_in_flight"] = int(limits["max_in_flight"])
             if spec.get("batch") is not None:
                 limits["batch"] = BatchSpec.parse(p, name, spec["batch"])
-            entries.append(ModelEntry(name, bases, key or "EMPTY", **limits))
+            guided = spec.get("guided", "none")
+            if guided not in GUIDED_SERVERS:
+                allowed = ", ".join(f'"{g}"' for g in GUIDED_SERVERS)
+                raise UserError(f'{p}: model "{name}": "guided" must be one of {allowed} (the kind of server '
+                                f"whose grammar field the requests carry), got {json.dumps(guided)}")
+            entries.append(ModelEntry(name, bases, key or "EMPTY", **limits, guided=guided))
         wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
         if wanted:
             names = {e.name for e in entries}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Verdict
+from .grammars import marker_grammar
 from .markers import FewShotRole, marked_text, record_view
 from .render import ChangeQuery, render_change
 
@@ -44,3 +45,8 @@ class ChatRole(FewShotRole):
     def check(self, query: ChangeQuery, reply: str) -> Verdict:
         """Validate ``reply``; see :func:`parse_chat_reply` (the query does not affect the rules)."""
         return parse_chat_reply(reply)
+
+    def grammar(self, query: ChangeQuery) -> str:
+        """The GBNF grammar of replies for grammar-guided decoding: the marker, then one line of text
+        (:func:`~proginstruct.roles.grammars.marker_grammar`; the query does not change it)."""
+        return marker_grammar(MARKER)

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .base import Verdict
+from .grammars import marker_grammar
 from .markers import FewShotRole, marked_text, record_view
 from .render import ChangeQuery, render_change
 
@@ -95,3 +96,8 @@ class InstructionRole(FewShotRole):
     def check(self, query: ChangeQuery, reply: str) -> Verdict:
         """Validate ``reply``; see :func:`parse_instruction_reply` (the query does not affect the rules)."""
         return parse_instruction_reply(reply)
+
+    def grammar(self, query: ChangeQuery) -> str:
+        """The GBNF grammar of replies for grammar-guided decoding: the marker, then one line of text
+        (:func:`~proginstruct.roles.grammars.marker_grammar`; the query does not change it)."""
+        return marker_grammar(MARKER)

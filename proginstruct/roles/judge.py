@@ -13,10 +13,11 @@ import re
 from typing import Any
 
 from .base import Verdict, common_rejection
+from .grammars import DECISION, judge_grammar
 from .markers import FewShotRole, record_view
 from .render import JudgeQuery, render_judge
 
-DECISION_MARKER = "**Decision:**"
+DECISION_MARKER = DECISION
 
 # "**Analysis of change 3:**" at a line start; "##", bullets, other bold/colon placements and text after
 # the heading on the same line are tolerated.
@@ -89,3 +90,8 @@ class JudgeRole(FewShotRole):
     def check(self, query: JudgeQuery, reply: str) -> Verdict:
         """Validate ``reply`` against ``len(query.changes)`` candidates; see :func:`parse_judge_reply`."""
         return parse_judge_reply(reply, len(query.changes))
+
+    def grammar(self, query: JudgeQuery) -> str:
+        """The GBNF grammar of replies to ``query`` for grammar-guided decoding: one section per candidate
+        change (:func:`~proginstruct.roles.grammars.judge_grammar`)."""
+        return judge_grammar(len(query.changes))

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..text import join_lines, split_lines
 from .base import Message, Verdict, common_rejection, load_prompt
+from .grammars import canonical_code, programmer_grammar
 
 PERSONAS: tuple[str, ...] = ("novice", "ordinary", "expert")
 
@@ -114,8 +115,7 @@ def same_code(a: str, b: str) -> bool:
     return _canon(a) == _canon(b)
 
 
-def _canon(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip().split("\n"))
+_canon = canonical_code
 
 
 def line_count(code: str) -> int:
@@ -177,6 +177,11 @@ class ProgrammerRole:
     def check(self, query: SnippetQuery | str, reply: str) -> Verdict:
         """Validate ``reply`` against the finished code of ``query`` (SPEC 5 programmer rules)."""
         return check_history(as_query(query).code, reply)
+
+    def grammar(self, query: SnippetQuery | str) -> str:
+        """The GBNF grammar of this role's replies to ``query`` for grammar-guided decoding: fenced
+        blocks, the last the finished code (:func:`~proginstruct.roles.grammars.programmer_grammar`)."""
+        return programmer_grammar(as_query(query).code)
 
 
 def as_query(query: Any) -> SnippetQuery:

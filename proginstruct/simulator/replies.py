@@ -25,8 +25,9 @@ from .diff_facts import analyze_diff
 from .protocol import choose, detect_role, last_user_text
 from .query import ParsedQuery, parse_query
 
-# Probability that the simulated judge accepts a candidate change (decided by SHA-256 of its diff text).
-JUDGE_ACCEPT_RATE = 0.6
+# Probability that the simulated judge accepts a candidate change (decided by SHA-256 of its diff text): one
+# half, as the judge's worked examples show True and False in equal measure (prompts/judge.json).
+JUDGE_ACCEPT_RATE = 0.5
 
 
 def _cap(s: str) -> str:
@@ -34,27 +35,29 @@ def _cap(s: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ role replies
+# The reasons vary in wording (like the worked examples, which give a model no stock phrase to copy); the
+# sentence before them names what the diff touches.
 _JUDGE_YES = (
-    "It follows from what the current code is evidently for and is the natural next step.",
-    "It continues the work the recent revisions show, so the programmer would want it next.",
-    "The current code leads to it: without it this part stays incomplete.",
-    "It completes what the programmer has started and fits the direction of the edits so far.",
-    "This is a clear improvement that the current code points to.",
+    "The revisions so far were heading here, and the current code still lacks this piece.",
+    "It carries on the edit the history shows, so suggesting it now would save the programmer a step.",
+    "Without it the current code stays half-done: the part the programmer was working on is not finished.",
+    "It completes what the last revision started, in the same place and the same style.",
+    "The current code points straight at it; a reader of the file would expect this next.",
 )
 _JUDGE_NO = (
-    "Nothing in the current code or the history points to it, so it cannot be foreseen now.",
-    "It reads as a choice of taste rather than a step the visible work leads to.",
-    "The recent edits are about something else, and nothing visible suggests this change yet.",
-    "It is not needed for what the code is doing at the moment, so it would not be predicted now.",
+    "None of the earlier revisions touch this, and the current code works without it.",
+    "The history is about other parts of the file; nothing there leads to this edit.",
+    "It is a choice the code gives no reason for yet, so it could not be guessed from here.",
+    "The recent work does not need it, and nothing in the file hints that it is coming.",
 )
 _JUDGE_NO_HISTORY_NO = (
-    "Nothing in the current code points to it, so it cannot be foreseen now.",
-    "It reads as a choice of taste rather than something the current code calls for.",
-    "It is not needed for what the code does at the moment, so it would not be predicted now.",
+    "The current code works without it and gives no hint that it is wanted.",
+    "It is a choice the code gives no reason for, so it could not be guessed from here.",
+    "Nothing in the file points to this edit yet.",
 )
 _JUDGE_NO_HISTORY_YES = (
-    "The current code leads to it: without it this part stays incomplete.",
-    "It is the obvious next step for what the current code is evidently for.",
+    "Without it this part of the current code stays incomplete.",
+    "It is what the current code is evidently missing.",
     "It fixes something a reader of the current code would notice right away.",
 )
 
