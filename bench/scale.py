@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -60,6 +61,7 @@ import psutil  # installed with dvc
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "scale.json"
+MEMORY_RESULTS = REPO / "bench" / "results" / "scale_memory.json"
 BODY_POOL = 4000  # distinct request bodies the bare loop cycles through
 
 NAMES = ["total", "count", "items", "value", "result", "index", "buffer", "limit", "offset", "scale", "width",
@@ -122,6 +124,77 @@ def write_records(path: Path, n: int, seed: int = 7) -> None:
             if b == a:
                 b = a + ["", "# end"]
             fh.write(json.dumps({"id": f"c{k:07d}:pkg/mod{k % 97}.py", "code1": "\n".join(a) + "\n",
+                                 "code2": "\n".join(b) + "\n", "lang": "python", "git": subject}) + "\n")
+
+
+def _real_module(rng: random.Random, size: int) -> list[str]:
+    """A Python module of about ``size`` characters: functions of 6-40 statements, a few blank lines."""
+    lines = ["import math", "import os", "import sys", ""]
+    total, k = 0, 0
+    while total < size:
+        a, b, c = rng.sample(NAMES, 3)
+        f = f"{rng.choice(FUNCS)}_{a}_{k}"
+        k += 1
+        body = [f"def {f}({a}, {b}):", f'    """{f.capitalize()} the {a} with {b}."""']
+        for _ in range(rng.randint(6, 40)):
+            kind = rng.randrange(6)
+            n = rng.randint(1, 999)
+            if kind == 0:
+                body.append(f"    {c} = {a} * {n} + {b}")
+            elif kind == 1:
+                body += [f"    for i in range({n}):", f"        {c} = {c} + i if i % 2 else {c} - {n}"]
+            elif kind == 2:
+                body += [f"    if {a} > {n}:", f"        {a} = math.sqrt({a}) + {b}"]
+            elif kind == 3:
+                body.append(f'    print("{f} {a}", {a}, {b}, file=sys.stderr)')
+            elif kind == 4:
+                body.append(f"    {b} = os.path.join(str({b}), '{c}_{n}')")
+            else:
+                body.append(f"    # {c} is kept below {n} so that the {a} loop stays bounded")
+        body += [f"    return {a}", "", ""]
+        lines += body
+        total += sum(len(x) + 1 for x in body)
+    return lines
+
+
+def _real_edit(lines: list[str], rng: random.Random) -> tuple[list[str], str]:
+    """1-6 local edits, as a real commit makes: a changed literal, an inserted or deleted statement, a
+    renamed local inside one function."""
+    out = list(lines)
+    subjects = []
+    for _ in range(rng.randint(1, 6)):
+        i = rng.randrange(4, len(out))
+        kind = rng.randrange(4)
+        if kind == 0 and re.search(r"\d", out[i]):
+            out[i] = re.sub(r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)), out[i], count=1)
+            subjects.append("tune constants")
+        elif kind == 1 and out[i].startswith("    ") and not out[i].rstrip().endswith(":"):
+            del out[i]
+            subjects.append("drop a dead statement")
+        elif kind == 2:
+            old, new = rng.sample(NAMES, 2)
+            for j in range(i, min(i + 12, len(out))):
+                out[j] = re.sub(rf"\b{old}\b", new + "_v", out[j])
+            subjects.append(f"rename {old} to {new}_v")
+        else:
+            indent = re.match(r"\s*", out[i]).group() or "    "
+            out.insert(i + 1, f"{indent}log_{rng.choice(NAMES)} = {rng.randint(0, 9)}  # trace")
+            subjects.append("add tracing")
+    return out, "; ".join(dict.fromkeys(subjects)).capitalize()
+
+
+def write_real_records(path: Path, n: int, seed: int = 11) -> None:
+    """``n`` real-shaped commit records as JSONL at ``path``: one Python file of 5-100 KB per record
+    (log-normal sizes, median about 16 KB, as in a public project's history), changed by 1-6 local edits."""
+    rng = random.Random(seed)
+    with path.open("w") as fh:
+        for k in range(n):
+            size = int(min(100_000, max(5_000, rng.lognormvariate(math.log(16_000), 0.7))))
+            a = _real_module(rng, size)
+            b, subject = _real_edit(a, rng)
+            if b == a:
+                b = a + ["# end"]
+            fh.write(json.dumps({"id": f"r{k:07d}:pkg/mod{k % 97}.py", "code1": "\n".join(a) + "\n",
                                  "code2": "\n".join(b) + "\n", "lang": "python", "git": subject}) + "\n")
 
 
@@ -292,13 +365,14 @@ class _TreeMemory(threading.Thread):
             self.peak_rss, self.peak_pss, self.most = max(self.peak_rss, rss), max(self.peak_pss, pss), max(self.most, n)
 
 
-def _run_child(argv: list[str], cpus: set[int] | None = None) -> tuple[dict, float]:
-    """Run ``bench/scale.py <argv>`` in a child (on ``cpus``, default any); returns its JSON line (plus
-    ``load`` and the tree memory figures) and the largest process's peak RSS in MB (``ru_maxrss`` from
-    ``os.wait4``)."""
+def _run_child(argv: list[str], cpus: set[int] | None = None, code: Path | None = None) -> tuple[dict, float]:
+    """Run ``bench/scale.py <argv>`` in a child (on ``cpus``, default any; importing ``proginstruct`` from
+    checkout ``code`` when given); returns its JSON line (plus ``load`` and the tree memory figures) and
+    the largest process's peak RSS in MB (``ru_maxrss`` from ``os.wait4``)."""
     load = round(os.getloadavg()[0], 2)
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.DEVNULL, preexec_fn=_pin(cpus))
+                            stderr=subprocess.DEVNULL, preexec_fn=_pin(cpus), env=env)
     mon = _TreeMemory(proc.pid)
     mon.start()
     out = proc.stdout.read()
@@ -422,6 +496,68 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
     return run
 
 
+def memory_row(work: Path, size: int, latency: float, concurrency: int, code: Path | None = None,
+               client_cpus: set[int] | None = None) -> dict:
+    """One memory row: the collection of ``size`` real-shaped commit records (:func:`write_real_records`)
+    at default settings (``concurrency`` requests in flight, the default windows, one worker, a fresh
+    reply cache) against the simulator at ``latency`` seconds, from checkout ``code`` (default: this
+    one). Figures: wall time, requests, peak summed PSS and RSS of the process tree (sampled every 0.2 s)
+    and ``ru_maxrss``, and the output's SHA-256 (equal across code versions and sizes' prefixes)."""
+    import hashlib
+
+    records = work / f"real_{size}.jsonl"
+    if not records.exists():
+        write_real_records(records, size)
+    proc, url = _server(latency)
+    root = url[: -len("/v1")]
+    try:
+        mm = work / "model_map_memory.json"
+        mm.write_text(json.dumps({"proginstruct-simulator": {"base": url, "api": "sim"}}))
+        cache, out = work / f"cache_real_{size}.sqlite", work / f"out_real_{size}.jsonl"
+        for p in (cache, out, Path(f"{cache}-wal"), Path(f"{cache}-shm")):
+            p.unlink(missing_ok=True)
+        res, rss = _run_child(["_pipeline", "--input", str(records), "--output", str(out), "--model_map", str(mm),
+                               "--cache", str(cache), "--concurrency", str(concurrency)], client_cpus, code)
+        fig = _figures(res, rss, _get(root + "/stats"))
+    finally:
+        proc.kill()
+        proc.wait()
+    input_mb = records.stat().st_size / 1e6
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    out.unlink()
+    return {"records": size, "input_mb": round(input_mb, 1), "latency_s": latency, "concurrency": concurrency,
+            "code": str(code or REPO), "wall_s": fig["wall_s"], "requests": fig["requests"],
+            "samples": fig.get("samples"), "peak_tree_pss_mb": fig["peak_tree_pss_mb"],
+            "peak_tree_rss_mb": fig["peak_tree_rss_mb"], "peak_rss_mb": fig["peak_rss_mb"],
+            "rss_at_most_200mb": fig["peak_rss_mb"] <= 200, "output_sha256": digest, "load": fig["load"]}
+
+
+def memory_rows(work: Path, args: argparse.Namespace) -> list[dict]:
+    """The memory rows of ``--memory_sizes`` (printed as they finish)."""
+    rows = []
+    code = Path(args.code).resolve() if args.code else None
+    for size in (int(x) for x in args.memory_sizes.split(",") if x.strip()):
+        row = memory_row(work, size, args.memory_latency, args.concurrency, code,
+                         _cpus(args.client_cpus, "--client_cpus"))
+        print(f"memory: {size} real-shaped records ({row['input_mb']} MB), {row['latency_s']:g} s latency: "
+              f"{row['wall_s']} s, peak RSS {row['peak_rss_mb']} MB (tree PSS {row['peak_tree_pss_mb']}, RSS "
+              f"{row['peak_tree_rss_mb']})", flush=True)
+        rows.append(row)
+    return rows
+
+
+def memory_main(args: argparse.Namespace) -> None:
+    """``--memory``: the memory rows alone, stored in ``--memory_out`` under ``--label``."""
+    with tempfile.TemporaryDirectory(prefix="proginstruct-memory-") as tmp:
+        rows = memory_rows(Path(tmp), args)
+    path = Path(args.memory_out)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[args.label] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"-> {path}")
+
+
 def _cpus(spec: str, flag: str) -> set[int] | None:
     """``"0,1"`` -> ``{0, 1}``; ``""`` -> ``None`` (any CPU). Exits with a message for a malformed list or
     CPUs this process may not run on."""
@@ -498,9 +634,18 @@ def main() -> None:
     ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
+    ap.add_argument("--memory", action="store_true",
+                    help="run only the memory rows (real-shaped commits) into --memory_out under --label")
+    ap.add_argument("--memory_sizes", default="1000,10000", help="records of the memory rows ('' = none)")
+    ap.add_argument("--memory_latency", type=float, default=0.2, help="simulator latency of the memory rows, s")
+    ap.add_argument("--memory_out", default=str(MEMORY_RESULTS))
+    ap.add_argument("--code", default="", help="checkout the pipeline runs from (memory rows; default: this one)")
+    ap.add_argument("--label", default="after", help="name of the memory rows' run in --memory_out")
     args = ap.parse_args()
     if args.table:
         return print(table(json.loads(Path(args.out).read_text())))
+    if args.memory:
+        return memory_main(args)
     if args.cmd == "_bodies":
         return child_bodies(args)
     if args.cmd == "_bare":
