@@ -35,8 +35,8 @@ def command(input_path: str, output_path: str, metrics_path: str, seed: int | No
     params.yaml sections ``aiprogrammer`` and ``llm``, overridden by flags."""
     from ..sources.aiprogrammer import run_aiprogrammer
 
-    params = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags)
-    llm_params = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    params = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags, "aiprogrammer")
+    llm_params = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
     t0 = time.monotonic()
     metrics = run_aiprogrammer(input_path, output_path, params, llm_params, load_seed(params_path, seed),
                                metrics_path or None)

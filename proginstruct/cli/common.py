@@ -17,6 +17,7 @@ import click
 import yaml
 
 from ..errors import UserError
+from ..ranges import check_params
 
 # SPEC 9: sampling and retry settings shared by every LLM stage (params.yaml section ``llm``).
 LLM_DEFAULTS: dict[str, Any] = {
@@ -29,7 +30,7 @@ LLM_DEFAULTS: dict[str, Any] = {
     "presence_penalty": 0.0,
     "max_try": 5,
     "num_proc": 512,
-    "max_retries": 10,  # retries of one request after a transport fault (5xx, 429, timeout, bad reply)
+    "max_retries": 10,  # retries of one request after a transport fault (5xx, timeout, bad reply; not 429)
     "request_timeout": 600.0,
     "retry_backoff": 0.5,  # seconds before the first retry after a 5xx / timeout, doubling up to 30
     "endpoint_failures": 3,  # failures in a row that take an endpoint out (one refused connection does)
@@ -41,6 +42,7 @@ LLM_DEFAULTS: dict[str, Any] = {
     "cache_path": ".llm_cache/replies.sqlite",
     "http_transport": "aiohttp",  # "aiohttp" (cheaper per request) or "httpx" (the openai client's default)
     "window": 0,  # records in flight at once; 0 = 4 * num_proc
+    "window_bytes": 32_000_000,  # characters of input records and their code series in flight; 0 = no bound
 }
 
 
@@ -64,8 +66,13 @@ def load_params(path: str | Path | None, section: str) -> dict[str, Any]:
     return dict(node) if isinstance(node, dict) else {}
 
 
-def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` overridden by ``params`` (only known keys) overridden by non-``None`` ``flags``."""
+def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mapping[str, Any],
+            section: str = "") -> dict[str, Any]:
+    """``defaults`` overridden by ``params`` (only known keys) overridden by non-``None`` ``flags``, with
+    every numeric value checked against its range (:func:`proginstruct.ranges.check_params`; numeric
+    strings read as numbers). ``section`` names the params.yaml section in messages (``"llm"``,
+    ``"collect.commit"``). Raises :class:`~proginstruct.ranges.ParamError` (a :class:`UserError`) for a
+    value out of range: every stage checks its parameters here, before doing anything."""
     out = dict(defaults)
     for k, v in params.items():
         if k in out and not isinstance(v, dict):
@@ -73,7 +80,7 @@ def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mappi
     for k, v in flags.items():
         if k in out and v is not None:
             out[k] = v
-    return out
+    return check_params(out, section)
 
 
 def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None = None) -> Callable:

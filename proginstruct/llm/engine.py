@@ -1,16 +1,29 @@
-"""One async engine for every model call (SPEC 5, 10, 11; issue 7).
+"""One async engine for every model call (SPEC 5, 10, 11).
 
 It owns I/O: picks a model of the map per role call (seeded), sends through the official ``openai``
 client to one of the model's endpoints (:mod:`proginstruct.llm.endpoints`) within the global and
-per-model limits (:mod:`proginstruct.llm.limits`), retries transport faults itself (the same request
-body, possibly on another endpoint, honouring ``Retry-After``), stores every reply in the
-:class:`~proginstruct.llm.cache.ReplyCache` before using it, and re-asks a rejected reply as a new
+per-model limits (:mod:`proginstruct.llm.limits`, oldest record first), retries transport faults itself
+(the same request body, possibly on another endpoint, honouring ``Retry-After``), stores every reply in
+the :class:`~proginstruct.llm.cache.ReplyCache` before using it, and re-asks a rejected reply as a new
 attempt up to ``max_try`` times. Roles only build messages and check replies.
 
+Only a reply can make a role fail (SPEC 5): a protocol violation after ``max_try`` attempts, a refusal,
+``finish_reason: length``, or the server refusing the request itself (HTTP 400, 413, 422: a prompt it
+cannot take, such as one longer than the model's context). Transport faults never skip a draw:
+
+- a **429** waits (its ``Retry-After``, or a doubling backoff without one) and is sent again, with no
+  retry budget, for as long as the model is not declared down;
+- **other faults** (5xx, 408, 409, timeouts, dropped connections, unparsable replies) are retried up to
+  ``max_retries`` times; when that budget is spent, the run **stops** with :class:`TransportStop` (a
+  :class:`~proginstruct.errors.UserError`: one line naming the model, the endpoint and the last error);
+  the checkpoint and the cache are kept, so the next run resumes and gives a clean run's bytes;
+- a refused connection takes the endpoint out for a cooldown and does not count; "every endpoint down
+  for ``down_timeout``" stops the run with one line too, as do 401/403/404 (a configuration problem no
+  retry can fix) and other 4xx answers.
+
 Why the retries are here and not the client's (``max_retries=0`` on every client): a retry may go to
-another endpoint, a 429 pauses the endpoint that sent it (not just one request), a refused connection
-takes the endpoint out for a cooldown, and "every endpoint down for ``down_timeout``" stops the run with
-one line (:class:`~proginstruct.errors.UserError`) instead of hanging.
+another endpoint, a 429 pauses the endpoint that sent it (not just one request), and a refused
+connection takes the endpoint out for a cooldown.
 
 Requests go through the client's low-level ``post`` with a body serialized once by orjson and the reply
 parsed by orjson: the same bytes as ``chat.completions.create`` would send (same key order, compact,
@@ -20,9 +33,11 @@ request on 10 KB prompts, four times the HTTP work itself).
 Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries included),
 ``requests.cache_hits``, ``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
-``errors.<role>.<kind>`` (a role call given up after a transport failure), ``faults.<kind>`` (every
-transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``timeout``, ``connection``,
-``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``).
+``errors.<role>.<kind>`` (a role call failed because the server refused the request: ``bad_request``,
+``status_413``, ``status_422``), ``faults.<kind>`` (every transport fault seen, retried or not:
+``server_error``, ``rate_limited``, ``timeout``, ``connection``, ``refused``, ``malformed_response``,
+``bad_request``, ``status_<code>``) and ``faults.by_endpoint.<host:port>.<kind>`` (the same per endpoint,
+dots of the host written as ``_``: :func:`~proginstruct.llm.endpoints.endpoint_label`).
 """
 
 from __future__ import annotations
@@ -38,11 +53,12 @@ import openai
 import orjson
 
 from ..errors import UserError
+from ..ranges import check_params
 from ..seeding import derive_seed
 from ..stats import Stats
 from .cache import ReplyCache, cache_key
-from .endpoints import Endpoint, EndpointPool, parse_retry_after
-from .limits import ModelLimits, estimate_tokens
+from .endpoints import MALFORMED_HINT, Endpoint, EndpointPool, parse_retry_after
+from .limits import PRIORITY, Flow, ModelLimits, PrioritySemaphore, estimate_tokens
 from .model_map import ModelEntry, ModelMap
 
 try:  # the installed openai client is built on httpx2 (httpx's successor); plain httpx works the same way
@@ -73,21 +89,33 @@ class RoleResult:
         return self.model is not None
 
 
-class _TransportFailure(Exception):
-    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault."""
+class _Refused(Exception):
+    """The server refused this request itself (HTTP 400, 413, 422; not cached): the role call fails."""
 
     def __init__(self, kind: str):
         super().__init__(kind)
         self.kind = kind
 
 
+class TransportStop(UserError):
+    """The run stops: a transport fault outlasted the retry budget, or the server answered in a way
+    no retry can fix. One line naming the model map, the model, the endpoint and the last error; the
+    checkpoint and the reply cache are kept, so the next run resumes."""
+
+
+# what a request can do about a fault (``_Fault.action``)
+RETRY, WAIT, REFUSE, STOP = "retry", "wait", "refuse", "stop"
+
+
 @dataclass(frozen=True, slots=True)
 class _Fault:
-    """One failed HTTP exchange: ``kind`` (a ``faults.*`` name), whether to ``retry``, the server's
-    ``retry_after`` (429), ``refused`` (no connection at all), a ``detail`` for messages."""
+    """One failed HTTP exchange: ``kind`` (a ``faults.*`` name), the ``action`` it calls for
+    (:data:`RETRY` within ``max_retries``, :data:`WAIT` for a 429, :data:`REFUSE` the role call,
+    :data:`STOP` the run), the server's ``retry_after`` (429), ``refused`` (no connection at all), a
+    ``detail`` for messages."""
 
     kind: str
-    retry: bool = True
+    action: str = RETRY
     retry_after: float | None = None
     refused: bool = False
     detail: str = ""
@@ -95,13 +123,14 @@ class _Fault:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """Transport settings (the ``llm`` params of issue 7). Seconds for times.
+    """Transport settings (the ``llm`` params). Seconds for times.
 
     ``concurrency``: most requests in flight overall (``num_proc``); ``max_retries``: retries of one
-    request after transport faults (a refused connection does not count: the endpoint cooldowns and
-    ``down_timeout`` bound those); ``timeout``: per request; ``retry_backoff``: first wait before a retry
-    after a 5xx / timeout, doubling up to 30 s, with jitter; ``endpoint_failures``, ``endpoint_cooldown``,
-    ``down_timeout``: see :class:`~proginstruct.llm.endpoints.EndpointPool`; ``model_max_in_flight``,
+    request after transport faults before the run stops (a 429 and a refused connection do not count:
+    ``Retry-After``, the endpoint cooldowns and ``down_timeout`` bound those); ``timeout``: per request;
+    ``retry_backoff``: first wait before a retry after a 5xx / timeout, doubling up to 30 s, with jitter;
+    ``endpoint_failures``, ``endpoint_cooldown``, ``down_timeout``: see
+    :class:`~proginstruct.llm.endpoints.EndpointPool`; ``model_max_in_flight``,
     ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none);
     ``limit_share``: this process's share of every per-model limit, the map's included (``1 / workers``
     in each worker process of :mod:`proginstruct.collection.workers`; an in-flight limit rounds up).
@@ -128,6 +157,8 @@ class EngineOptions:
             key = "num_proc" if name == "concurrency" else ("request_timeout" if name == "timeout" else name)
             if key in p:
                 kw[name] = p[key]
+        check_params({("num_proc" if k == "concurrency" else "request_timeout" if k == "timeout" else k): v
+                      for k, v in kw.items()}, "llm")
         try:
             opts = cls(**{k: type(getattr(cls, k))(v) for k, v in kw.items()})
         except (TypeError, ValueError) as e:
@@ -136,13 +167,6 @@ class EngineOptions:
             raise UserError(f"llm.limit_share must be in (0, 1], got {opts.limit_share}")
         if opts.http_transport not in ("aiohttp", "httpx"):
             raise UserError(f"llm.http_transport must be 'aiohttp' or 'httpx', got {opts.http_transport!r}")
-        for name in ("concurrency", "endpoint_failures"):
-            if getattr(opts, name) < 1:
-                raise UserError(f"llm.{'num_proc' if name == 'concurrency' else name} must be >= 1")
-        for name in ("max_retries", "timeout", "retry_backoff", "endpoint_cooldown", "down_timeout",
-                     "model_max_in_flight", "model_rpm", "model_tpm"):
-            if getattr(opts, name) < 0:
-                raise UserError(f"llm.{'request_timeout' if name == 'timeout' else name} must be >= 0")
         return opts
 
 
@@ -162,7 +186,10 @@ class Engine:
         self.stats = stats if stats is not None else Stats()
         self.options = options or EngineOptions()
         o = self.options
-        self._sem = asyncio.Semaphore(o.concurrency)
+        self._sem = PrioritySemaphore(o.concurrency)
+        # requests waiting for an admission, for the record runner (proginstruct.llm.runner): it keeps
+        # num_proc / 16 of them (at least 4) waiting, so that a freed place never waits for a record
+        self.flow = Flow(backlog=max(4, o.concurrency // 16))
         self._inflight: dict[str, asyncio.Future] = {}
         self.pools: dict[str, EndpointPool] = {}
         self.limits: dict[str, ModelLimits] = {}
@@ -243,9 +270,11 @@ class Engine:
         ``seed`` is the sample's seed. The model is picked once per call from (seed, role), so every
         attempt asks the same model and the accepted reply does not depend on how many were rejected
         before it; each request's ``seed`` field derives from (seed, role, attempt). Counters go to
-        ``stats`` (default: the engine's). Never raises for a bad reply or a failed request
-        (``RoleResult.value is None``); raises :class:`UserError` for a configuration problem no retry
-        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``).
+        ``stats`` (default: the engine's). Never raises for a bad reply or a request the server refused
+        (``RoleResult.value is None``); raises :class:`TransportStop` (a :class:`UserError`) when a
+        transport fault outlasts ``max_retries`` or cannot be retried, and :class:`UserError` for a
+        configuration problem no retry can fix (wrong key, unknown model, every endpoint of a model down
+        for ``down_timeout``). A 429 never fails a call: it waits.
         """
         st = self.stats if stats is None else stats
         name = role.name
@@ -264,7 +293,7 @@ class Engine:
                 req_seed = (seed0 if attempt == 0 else derive_seed(seed, name, attempt)) & 0x7FFFFFFF
                 try:
                     reply = await self._request_once(entry, messages, req_seed, key, st)
-                except _TransportFailure as f:
+                except _Refused as f:
                     st.add(f"errors.{name}.{f.kind}")
                     st.add(f"roles.{name}.failed")
                     return RoleResult(None, None, attempt + 1, f"error.{f.kind}")
@@ -306,17 +335,33 @@ class Engine:
             del self._inflight[key]
 
     async def _send(self, entry: ModelEntry, body: bytes, st: Stats) -> dict[str, Any]:
-        """POST ``body`` to an endpoint of ``entry`` until a reply or the retry budget is spent."""
+        """POST ``body`` to an endpoint of ``entry`` until a reply; raises :class:`TransportStop` when a
+        fault outlasts the retry budget, ``_Refused`` when the server refuses the request itself."""
         pool, limits = self.pools[entry.name], self.limits[entry.name]
         estimate = estimate_tokens(body)
+        priority = PRIORITY.get()
         retries = 0
+        flow = self.flow
         while True:
-            # checked first: no coroutine per request while every endpoint is up and no budget applies
-            if pool.wait_time() > 0:
-                await self._wait_for_endpoint(pool)
-            if limits.paced:
-                await limits.admit(estimate)
-            async with limits.slot(), self._sem:
+            slot = limits.in_flight
+            flow.queued()
+            try:
+                # checked first: no coroutine per request while every endpoint is up and no budget applies
+                if pool.wait_time() > 0:
+                    await self._wait_for_endpoint(pool)
+                if limits.paced:
+                    await limits.admit(estimate, priority)
+                if slot is not None:
+                    await slot.acquire(priority)
+                try:
+                    await self._sem.acquire(priority)
+                except BaseException:
+                    if slot is not None:
+                        slot.release()
+                    raise
+            finally:
+                flow.admitted()
+            try:
                 ep = pool.choose()
                 if ep is None:  # every endpoint went down while this request waited for its slot
                     continue
@@ -332,6 +377,10 @@ class Engine:
                     raise
                 finally:
                     self.in_flight -= 1
+            finally:
+                self._sem.release()
+                if slot is not None:
+                    slot.release()
             if not isinstance(result, _Fault):
                 reply, prompt, completion = result
                 pool.succeeded(ep)
@@ -342,28 +391,41 @@ class Engine:
                 return reply
             fault = result
             st.add(f"faults.{fault.kind}")
-            if fault.kind == "rate_limited":
+            st.add(f"faults.by_endpoint.{ep.label}.{fault.kind}")
+            if fault.action == WAIT:  # a 429: the endpoint is paused; no retry budget (SPEC 5)
                 pool.rate_limited(ep, fault.retry_after)
-            else:
-                pool.failed(ep, fault.kind, fault.detail, refused=fault.refused)
-            if fault.kind in _FATAL_KINDS:
-                raise UserError(f"{self.model_map.path}: model \"{entry.name}\" at {ep.url} answered "
-                                f"{fault.detail}; check its \"api\" key, the model name and the base URL")
-            if not fault.retry:
-                raise _TransportFailure(fault.kind)
+                continue
+            pool.failed(ep, fault.kind, fault.detail, refused=fault.refused)
+            if fault.action == REFUSE:
+                raise _Refused(fault.kind)
+            if fault.action == STOP:
+                raise TransportStop(self._stop_message(entry, ep, fault, None))
             if fault.refused:
                 continue  # the endpoint is in cooldown now; the pool and down_timeout bound these
             retries += 1
             if retries > self.options.max_retries:
-                raise _TransportFailure(fault.kind)
-            if fault.kind != "rate_limited":  # a 429 paused its endpoint; another one may answer now
-                base = self.options.retry_backoff * 2 ** (retries - 1)
-                await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
+                raise TransportStop(self._stop_message(entry, ep, fault, retries - 1))
+            base = self.options.retry_backoff * 2 ** (retries - 1)
+            await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
+
+    def _stop_message(self, entry: ModelEntry, ep: Endpoint, fault: _Fault, retries: int | None) -> str:
+        """The one line of a :class:`TransportStop`: model map, model, endpoint, last error, what to do."""
+        where = f'{self.model_map.path}: model "{entry.name}" at {ep.url}'
+        last = f"{fault.kind}: {fault.detail}" if fault.detail else fault.kind
+        if fault.kind == "malformed_response":
+            last += f" ({MALFORMED_HINT})"
+        if retries is None:
+            return (f"{where} answered {fault.detail or fault.kind}; the run stopped (checkpoint and reply cache "
+                    "kept): fix the request or the server, then run the same command again to resume")
+        return (f"{where}: a request failed {retries + 1} times (llm.max_retries {retries}); last error: {last}; "
+                "the run stopped (checkpoint and reply cache kept): run the same command again to resume "
+                "once the server answers, or raise llm.max_retries")
 
     async def _wait_for_endpoint(self, pool: EndpointPool) -> None:
         """Return when some endpoint of ``pool`` is usable; raise ``UserError`` when down too long."""
         while (wait := pool.wait_time()) > 0:
             pool.check_down()
+            pool.warn_throttled()
             await asyncio.sleep(min(wait, 0.25))
 
     async def _post(self, entry: ModelEntry, ep: Endpoint,
@@ -391,27 +453,37 @@ class Engine:
             usage = data.get("usage") or {}
             prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
-            return _Fault("malformed_response", detail=str(e)[:160])
+            return _Fault("malformed_response", detail=f"HTTP 200 with a body that is not a chat completion "
+                          f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})")
         return {"text": text, "finish_reason": choice.get("finish_reason") or ""}, prompt, completion
 
 
-_FATAL_KINDS = {f"status_{code}" for code in _FATAL_STATUS}
+#: HTTP statuses that refuse one request (its prompt), not the server: the role call fails (SPEC 5)
+_REFUSED_STATUS = {400: "bad_request", 413: "status_413", 422: "status_422"}
 
 
 def _status_fault(e: openai.APIStatusError) -> _Fault:
     code = e.status_code
     detail = f"{code} ({_short(e)})"
     if code in _FATAL_STATUS:
-        return _Fault(f"status_{code}", retry=False, detail=f"{detail}: {_FATAL_STATUS[code]}")
+        return _Fault(f"status_{code}", STOP, detail=f"{detail}: {_FATAL_STATUS[code]}; check its \"api\" key, "
+                      "the model name and the base URL")
     if code == 429:
-        return _Fault("rate_limited", retry_after=parse_retry_after(e.response.headers), detail=detail)
-    if code >= 500:
-        return _Fault("server_error", detail=detail)
-    if code in (408, 409):
-        return _Fault(f"status_{code}", detail=detail)
-    if code == 400:
-        return _Fault("bad_request", retry=False, detail=detail)
-    return _Fault(f"status_{code}", retry=False, detail=detail)
+        if _quota_exhausted(e):  # a billing quota, not a rate: waiting would never end
+            return _Fault("rate_limited", STOP, detail=f"{detail}: the account's quota is used up")
+        return _Fault("rate_limited", WAIT, retry_after=parse_retry_after(e.response.headers), detail=detail)
+    if code >= 500 or code in (408, 409):
+        return _Fault("server_error" if code >= 500 else f"status_{code}", RETRY, detail=detail)
+    if code in _REFUSED_STATUS:
+        return _Fault(_REFUSED_STATUS[code], REFUSE, detail=detail)
+    return _Fault(f"status_{code}", STOP, detail=detail)
+
+
+def _quota_exhausted(e: openai.APIStatusError) -> bool:
+    """True for OpenAI's 429 ``insufficient_quota`` (the account's credit is spent)."""
+    err = e.body if isinstance(e.body, dict) else {}  # the client's body is the "error" object
+    err = err["error"] if isinstance(err.get("error"), dict) else err
+    return "insufficient_quota" in (str(err.get("code")), str(err.get("type")), str(getattr(e, "code", "")))
 
 
 def _connect_failure(e: openai.APIConnectionError) -> bool:
