@@ -50,7 +50,7 @@ metrics: setup
 clean-checkpoints:
 	find data -name '*.partial' -o -name '*.partial.idx' | xargs -r rm -v
 
-# sharing datasets (README "Sharing datasets"): the default remote is ../proginstruct-dvc-storage;
+# sharing datasets (docs/datasets.md): the default remote is ../proginstruct-dvc-storage;
 # REMOTE=name picks another one (e.g. s3 after `make remote-s3`)
 push: setup
 	$(BIN)/dvc push $(if $(REMOTE),--remote $(REMOTE))

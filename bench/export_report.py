@@ -1,4 +1,4 @@
-"""Benchmark for the merge, export and report stages (issue 5) on a synthetic dataset of realistic size.
+"""Benchmark for the merge, export and report stages on a synthetic dataset of realistic size.
 
 Run: ``.venv/bin/python bench/export_report.py`` (default 200,000 samples, the paper's scale). Writes
 ``bench/results/export_report.json``.

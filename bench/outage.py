@@ -17,8 +17,9 @@ defaults, a fresh reply cache) as a child process against the simulator in this 
   within the outage);
   when the run stops with an error, it is run again after the outage (``rerun``).
 
-Figures per scenario: exit status, samples, draws skipped by reason, the ``faults.*`` and ``errors.*``
-counters, wall time, whether the output has the clean run's bytes, and the error line when it stopped.
+Figures per scenario: exit status, samples, draws tried and skipped by reason, the ``faults.*`` and
+``errors.*`` counters, wall time, whether the output has the clean run's bytes, and the error line when it
+stopped.
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ def _collect(code: Path, inp: Path, out: Path, mm: Path, cache: Path, extra: lis
     m = json.loads(metrics.read_text()) if metrics.exists() else {}
     lines = proc.stderr.strip().splitlines()
     return {"exit": proc.returncode, "wall_s": round(wall, 1), "samples": m.get("samples"),
-            "skipped": m.get("skipped", {}), "faults": m.get("faults", {}), "errors": m.get("errors", {}),
+            "draws": m.get("draws", {}), "faults": m.get("faults", {}), "errors": m.get("errors", {}),
             "complete": m.get("complete", True) if m else None,
             "error_line": next((ln for ln in reversed(lines) if ln.startswith("error:")), ""),
             "sha256": hashlib.sha256(out.read_bytes()).hexdigest() if out.exists() else None}
 
 
 def bench(args: argparse.Namespace) -> dict:
-    from proginstruct.llm.server import serve_in_thread
+    from proginstruct.simulator.server import serve_in_thread
 
     code = Path(args.code).resolve() if args.code else REPO
     res: dict = {"label": args.label, "code": str(code), "records": args.records, "storm_s": args.storm,

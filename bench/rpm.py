@@ -9,7 +9,7 @@ What it does:
 
 1. the default commit input: ``stages/prepare_commit.py`` with this repository's ``params.yaml``
    (this repository's own history at the pinned commit), the first ``--records`` records;
-2. the simulator (:func:`proginstruct.llm.server.serve_in_thread`) at ``--latency`` in this process,
+2. the simulator (:func:`proginstruct.simulator.server.serve_in_thread`) at ``--latency`` in this process,
    with a middleware that logs the arrival time of every chat-completions request;
 3. the seed-style collection (``stages/data_collection.py --data_type commit``, params.yaml defaults,
    a fresh reply cache) as a child process, against a model map whose one model has ``"rpm"``;
@@ -99,7 +99,7 @@ def run_collection_child(code: Path, inp: Path, out: Path, model_map: Path, cach
 
 
 def bench(args: argparse.Namespace) -> dict:
-    from proginstruct.llm.server import serve_in_thread
+    from proginstruct.simulator.server import serve_in_thread
 
     code = Path(args.code).resolve() if args.code else REPO
     with tempfile.TemporaryDirectory(prefix="proginstruct-rpm-") as tmp:

@@ -1,16 +1,16 @@
-"""Scale benchmark: the collect stage against the loopback simulator, next to bare openai loops, and its
-memory on real-shaped commits (docs/models-and-scale.md, "Scale").
+"""Scale benchmark (docs/benchmarks.md): the collect stage against the loopback simulator, next to bare
+openai loops, and its memory on real-shaped commits.
 
 Run: ``.venv/bin/python bench/scale.py`` (defaults: 1,000, 10,000 and 100,000 commit records, the
 simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2, then the
 memory rows: 1,000 and 10,000 real-shaped commit records at 200 ms latency). Writes
-``bench/results/scale.json``; ``--table`` prints the tables of it. ``--memory`` runs only the memory
-rows, into ``bench/results/scale_memory.json`` under ``--label`` (``--code DIR`` runs them from another
-checkout, for a before/after comparison).
+``bench/results/scale.json``; ``--table`` prints the tables of docs/benchmarks.md from it. ``--memory``
+runs only the memory rows, into ``bench/results/scale_memory.json`` under ``--label`` (``--code DIR``
+runs them from another checkout, for a before/after comparison).
 
 For every size and latency, in one run:
 
-1. a fresh simulator server (``proginstruct.llm.server``) in its own process;
+1. a fresh simulator server (``proginstruct.simulator.server``) in its own process;
 2. **pipeline**, once per ``--workers`` setting: a child process runs ``run_collection`` (the
    ``collect@commit`` stage) on the synthetic records with a fresh reply cache, ``num_proc`` requests in
    flight, the aiohttp transport (the outputs of the settings must be identical, else the bench stops);
@@ -215,9 +215,9 @@ def child_bodies(args: argparse.Namespace) -> None:
     from proginstruct.collection.collect import Roles, collect_record
     from proginstruct.collection.sample import CollectParams
     from proginstruct.llm.engine import RoleResult
-    from proginstruct.llm.simulator import simulate_reply
     from proginstruct.records import read_records, record_id
     from proginstruct.seeding import derive_seed
+    from proginstruct.simulator.replies import simulate_reply
 
     bodies: list[dict] = []
 
@@ -323,7 +323,7 @@ def _pin(cpus: set[int] | None):  # noqa: ANN202 - a Popen preexec_fn or None
 
 
 def _server(latency: float, cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
-    code = ("import sys; from proginstruct.llm.server import serve; import asyncio; "
+    code = ("import sys; from proginstruct.simulator.server import serve; import asyncio; "
             "asyncio.run(serve('127.0.0.1', 0, on_start=lambda u: print(u, flush=True), latency=float(sys.argv[1])))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(latency)], stdout=subprocess.PIPE, text=True,
                             preexec_fn=_pin(cpus))
@@ -674,7 +674,7 @@ def main() -> None:
     ap.add_argument("--server_cpus", default="", help="CPUs for the simulator, e.g. 2,3 (default: any)")
     ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
+    ap.add_argument("--table", action="store_true", help="print the docs/benchmarks.md tables of --out and exit")
     ap.add_argument("--memory", action="store_true",
                     help="run only the memory rows (real-shaped commits) into --memory_out under --label")
     ap.add_argument("--memory_sizes", default="1000,10000", help="records of the memory rows ('' = none)")

@@ -95,6 +95,7 @@ RANGES: dict[str, Range] = {
     "window": COUNT,
     "window_bytes": COUNT,
     "limit_share": Range(0.0, 1.0, low_open=True),
+    "batch_poll": SECONDS,
     # collect.<source> (SPEC 6, 9) and collect
     "alpha": Range(0.0, low_open=True),
     "max_per_sample": POSITIVE_COUNT,
@@ -129,6 +130,8 @@ RANGES: dict[str, Range] = {
     "malformed": PROBABILITY,
     "timeout_sleep": SECONDS,
     "fault_seed": Range(integer=True),
+    "batch_delay": SECONDS,
+    "batch_fail_lines": PROBABILITY,
 }
 
 

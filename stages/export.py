@@ -1,4 +1,4 @@
-"""export stage (issue 5, SPEC 8): ``python stages/export.py --input_path ... --output_dir data/export``."""
+"""export stage (SPEC 8, docs/formats.md): ``python stages/export.py --input_path ... --output_dir data/export``."""
 
 import pathlib
 import sys

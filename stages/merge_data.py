@@ -1,4 +1,4 @@
-"""merge stage (issue 5): ``python stages/merge_data.py OUT IN1 IN2 ... [--also_write X.parquet]``."""
+"""merge stage (docs/formats.md): ``python stages/merge_data.py OUT IN1 IN2 ... [--also_write X.parquet]``."""
 
 import pathlib
 import sys

@@ -1,4 +1,4 @@
-"""report stage (issue 5): ``python stages/report.py --input_path ... --metrics_path metrics/report.json``."""
+"""report stage (docs/formats.md): ``python stages/report.py --input_path ... --metrics_path metrics/report.json``."""
 
 import pathlib
 import sys

@@ -1,4 +1,4 @@
-"""A tiny git + DVC project for the remote and release tests (issue 6), built in a temporary folder.
+"""A tiny git + DVC project for the remote and release tests, built in a temporary folder.
 
 Three stages in the recipe's shape: ``prepare`` -> ``final@commit`` / ``final@submit`` (per-source JSONL
 samples + ``metrics/collect_<source>.json``) -> ``bundle`` (a folder output with a binary file). The real

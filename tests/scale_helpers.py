@@ -1,4 +1,4 @@
-"""Shared by the issue 7 tests (faults, crash and resume, sharding): small commit inputs, the simulator's
+"""Shared by the scale tests (faults, crash and resume, sharding, workers): small commit inputs, the simulator's
 counters, model maps."""
 
 from __future__ import annotations

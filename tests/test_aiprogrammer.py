@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,11 +16,24 @@ from click.testing import CliRunner
 from proginstruct.cli.aiprogrammer import command
 from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.errors import BadRecord, UserError
+from proginstruct.llm.engine import RoleResult
 from proginstruct.roles.base import Verdict
 from proginstruct.roles.programmer import PERSONAS, ProgrammerRole
 from proginstruct.seeding import derive_rng
-from proginstruct.sources.aiprogrammer import AIPROGRAMMER_DEFAULTS, choose_persona, run_aiprogrammer
-from proginstruct.sources.snippets import brace_definitions, python_definitions, read_snippets, snippet_id
+from proginstruct.sources.aiprogrammer import (
+    AIPROGRAMMER_DEFAULTS,
+    choose_persona,
+    program_snippet,
+    run_aiprogrammer,
+)
+from proginstruct.sources.languages import normalize_language
+from proginstruct.sources.snippets import (
+    Snippet,
+    brace_definitions,
+    python_definitions,
+    read_snippets,
+    snippet_id,
+)
 from proginstruct.stats import Stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,3 +355,42 @@ def test_interrupted_run_resumes_to_the_same_bytes(tmp_path):
     assert out.read_bytes() == clean.read_bytes()
     assert metrics["histories"]["out"] == len(json.loads(SHIPPED.read_text("utf-8")))
     assert not (tmp_path / "resumed.jsonl.partial").exists()
+
+
+# ------------------------------------------------------------------ language of snippets given without one
+class CannedEngine:
+    """Answers the programmer role with one fixed reply, checked by the real role (as the engine does)."""
+
+    def __init__(self, reply: str):
+        self.reply = reply
+
+    async def ask(self, role, query, seed, stats=None):
+        verdict = role.check(query, self.reply)
+        return RoleResult(verdict.value, "m", 1) if verdict.ok else RoleResult(None, None, 1, verdict.reason)
+
+
+def _reply(final: str, *infos: str) -> str:
+    draft = final.split("\n")[0] + "\n"
+    return "\n\n".join(f"Step {i}:\n```{info}\n{code.rstrip()}\n```"
+                       for i, (code, info) in enumerate(zip([draft, final, final], infos, strict=False), 1))
+
+
+@pytest.mark.parametrize(("snippet_lang", "infos", "want"), [
+    ("", ("cpp", "cpp"), "c++"),                 # plain string: the reply's fence, normalised
+    ("", ("", "Python title=area"), "python"),   # the last block's info string, first word, lower-cased
+    ("", ("rust", ""), ""),                      # the last block has none: unknown
+    ("", ("go", "text", "py"), "python"),        # a repeated final block (a summary) is the last block
+    ("java", ("python", "python"), "java"),      # the snippet's own language wins
+])
+def test_snippets_without_language_take_the_last_fence_info(snippet_lang, infos, want):
+    final = "int area(int w, int h) {\n    return w * h;\n}\n"
+    snippet = Snippet("s1", final, snippet_lang)
+    records, stats = asyncio.run(program_snippet(CannedEngine(_reply(final, *infos)), snippet, seed=1))
+    assert stats["histories.out"] == 1 and records[0]["output"][-1] == final
+    assert records[0]["lang"] == want
+
+
+def test_normalize_language():
+    assert [normalize_language(x) for x in ("Python", "cpp", "C++", "py", "CSharp", "{.js}", "text", "", "bash",
+                                            "Haskell", "fortran")] == [
+        "python", "c++", "c++", "python", "c#", "javascript", "", "", "shell", "haskell", "fortran"]

@@ -1,4 +1,4 @@
-"""Issue 7: grouped reply-cache commits (one transaction per 0.1 s in an event loop, shared by processes)
+"""Grouped reply-cache commits (one transaction per 0.1 s in an event loop, shared by processes)
 and the request loop's garbage-collector settings."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proginstruct.blocks import apply_blocks, edit_blocks
-from proginstruct.collection.sample import draw_indices, reachable
+from proginstruct.collection.sample import draw_order, reachable
 from proginstruct.collection.series import check_record, code_series
 from proginstruct.samples import sample_type
 from proginstruct.text import join_lines
@@ -49,15 +49,29 @@ def test_check_record_reasons():
     assert "JSON object" in check_record("commit", ["a"])
 
 
-def test_draw_indices_without_replacement_and_decay():
-    rng = random.Random(1)
-    picks = draw_indices(5, 3, 1.0, rng)
-    assert len(picks) == 3 == len(set(picks))
-    assert draw_indices(2, 5, 1.0, rng) in ([0, 1], [1, 0])
+def test_draw_order_without_replacement_and_decay():
+    picks = list(draw_order(5, 1.0, random.Random(1)))
+    assert sorted(picks) == [0, 1, 2, 3, 4]  # every candidate, each once
+    assert list(draw_order(0, 1.0, random.Random(1))) == []
     counts = [0] * 10
     for i in range(4000):
-        counts[draw_indices(10, 1, 0.5, random.Random(i))[0]] += 1
+        counts[next(draw_order(10, 0.5, random.Random(i)))] += 1
     assert counts[0] > counts[1] > counts[3]  # alpha < 1 favours early versions
+
+
+@settings(max_examples=100)
+@given(st.integers(1, 12), st.integers(1, 12), st.sampled_from([1.0, 0.9, 0.5]), st.integers(0, 10**9))
+def test_draw_order_first_draws_equal_drawing_k_up_front(n, k, alpha, seed):
+    """Drawing lazily gives the same first k indices as the former up-front draw of k, so records whose
+    draws are never skipped keep their samples."""
+    rng = random.Random(seed)
+    remaining, up_front = list(range(n)), []
+    for _ in range(min(k, n)):
+        c = rng.choices(remaining, weights=[alpha**i + 1e-6 for i in remaining])[0]
+        up_front.append(c)
+        remaining.remove(c)
+    lazy = draw_order(n, alpha, random.Random(seed))
+    assert [next(lazy) for _ in range(min(k, n))] == up_front
 
 
 @settings(max_examples=300)

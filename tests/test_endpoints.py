@@ -1,4 +1,4 @@
-"""Issue 7: several endpoints per model, cooldowns, the down timeout, per-model limits, 429 handling."""
+"""Several endpoints per model, cooldowns, the down timeout, per-model limits, 429 handling."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from proginstruct.llm.endpoints import EndpointPool, parse_retry_after
 from proginstruct.llm.engine import Engine, EngineOptions, TransportStop, httpx
 from proginstruct.llm.limits import ModelLimits, RateLimit
 from proginstruct.llm.model_map import ModelMap
-from proginstruct.llm.server import serve_in_thread
 from proginstruct.roles.chat import ChatRole
 from proginstruct.roles.render import ChangeQuery, RecordView
+from proginstruct.simulator.server import serve_in_thread
 from proginstruct.stats import Stats
 
 MODEL = "proginstruct-simulator"

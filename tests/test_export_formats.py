@@ -211,7 +211,8 @@ def test_wf_example():
 def test_lc_example_ranges_are_zero_based_and_history_is_backwards():
     s = _sample("a\nb\nc", "a\nB\nc", history=["a\nc"], loc=[2, 3])
     conv = lc_conversation(s)
-    assert conv[0] == {"role": "history", "content": "1,2\n```python\n```"}  # delete line 1 of the later one
+    # delete line 1 of the later one, widened with line 0 so the fence is never empty
+    assert conv[0] == {"role": "history", "content": "0,2\n```python\na\n```"}
     assert conv[1] == {"role": "current", "content": "```python\n1 a\n2 <|target_start|>b<|target_end|>\n3 c\n```"}
     assert conv[2] == {"role": "assistant", "content": "<|next_start|>1,2\n```python\nB\n```<|next_end|>"}
 

@@ -1,4 +1,4 @@
-"""The export stage (issue 5): data/export/{wf,lc,sr}.jsonl from the merged dataset, through the stage script."""
+"""The export stage: data/export/{wf,lc,sr}.jsonl from the merged dataset, through the stage script."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def test_stage_script_writes_three_formats_deterministically(tmp_path):
     metrics = orjson.loads((tmp_path / "out1.json").read_bytes())
     assert metrics["samples"] == 3 and metrics["skipped"]["special_token"] == 1
     assert metrics["exported"] == {"wf": 2, "lc": 2, "sr": 2}
+    assert metrics["harness_unreadable"] == {"fence_in_code": 0}
 
     samples = {s["id"]: s for s in read(src)}
     wf, lc, sr = (read(tmp_path / "out1" / f"{f}.jsonl") for f in ("wf", "lc", "sr"))
@@ -78,6 +79,27 @@ def test_only_some_formats(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["sr.jsonl"]
     with pytest.raises(UserError, match="unknown export format"):
         run_export(dataset(tmp_path), tmp_path / "out", formats=["xml"])
+
+
+def test_code_with_fence_lines_is_exported_and_counted(tmp_path):
+    """Code holding a line that starts with ``` is kept (our parsers read it back) and counted as unreadable
+    by fence regexes such as CursorCore's harness."""
+    doc = 'doc = """\n```python\nprint(1)\n```\n"""\n'
+    rows = [{"history": [], "current": snap(doc), "user": "", "chat": "", "next": snap(doc.replace("1", "2")),
+             "loc": None, "id": "in_current"},
+            {"history": [], "current": snap("x = 1\n"), "user": "", "chat": "", "next": snap("```\nx = 1\n"),
+             "loc": None, "id": "in_next"},
+            {"history": [], "current": snap("x = '```'\n"), "user": "", "chat": "", "next": snap("x = 2\n"),
+             "loc": None, "id": "not_at_line_start"}]
+    src = tmp_path / "d.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    stats = run_export(src, tmp_path / "out", metrics_path=tmp_path / "m.json")
+    assert stats["exported.wf"] == stats["exported.lc"] == stats["exported.sr"] == 3
+    assert orjson.loads((tmp_path / "m.json").read_bytes())["harness_unreadable"] == {"fence_in_code": 2}
+    for r in read(tmp_path / "out" / "sr.jsonl"):
+        sample = next(x for x in rows if x["id"] == r["id"])
+        body = split_assistant(r["conversation"][-1]["content"])[0]
+        assert apply_sr(sample["current"]["code"], parse_sr(body)) == sample["next"]["code"]
 
 
 def test_bad_loc_names_file_and_record(tmp_path):

@@ -1,11 +1,11 @@
-"""Issue 7: a run against servers injecting 500s, 429s, timeouts and malformed replies finishes with the
+"""Faults change nothing: a run against servers injecting 500s, 429s, timeouts and malformed replies finishes with the
 same samples as a clean run, and its metrics count every fault kind."""
 
 from __future__ import annotations
 
 from proginstruct.collection.collect import run_collection
 from proginstruct.collection.sample import CollectParams
-from proginstruct.llm.server import serve_in_thread
+from proginstruct.simulator.server import serve_in_thread
 
 from .scale_helpers import llm_params, server_stats, write_inputs
 

@@ -64,7 +64,7 @@ def base_url(record_mode: str):
     if record_mode == "none":
         yield "http://127.0.0.1:9/v1"
         return
-    from proginstruct.llm.server import serve_in_thread
+    from proginstruct.simulator.server import serve_in_thread
 
     url, stop = serve_in_thread("127.0.0.1", 0)
     yield url
@@ -119,7 +119,7 @@ def test_cassettes_hold_no_secrets():
 
 @pytest.mark.vcr
 def test_aiprogrammer_stage_over_http_matches_in_process_simulator(tmp_path, base_url):
-    """Issue 3: the aiprogrammer stage through the openai client over HTTP (replayed from a cassette)."""
+    """The aiprogrammer stage (programmer role) through the openai client over HTTP (replayed from a cassette)."""
     import json
     from pathlib import Path
 

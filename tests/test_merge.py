@@ -1,4 +1,4 @@
-"""The merge stage (issue 5): order, exact duplicates, provenance, formats, the seed's merge_data form."""
+"""The merge stage: order, exact duplicates, provenance, formats, the seed's merge_data form."""
 
 from __future__ import annotations
 

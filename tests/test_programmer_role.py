@@ -1,4 +1,4 @@
-"""The programmer role (SPEC 5) and its simulated answers (proginstruct.llm.sim_programmer)."""
+"""The programmer role (SPEC 5) and its simulated answers (proginstruct.simulator.programmer)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proginstruct.llm import sim_programmer
 from proginstruct.roles.programmer import (
     PERSONAS,
     ProgrammerRole,
@@ -19,6 +18,8 @@ from proginstruct.roles.programmer import (
     fence_code,
     fenced_blocks,
 )
+from proginstruct.simulator import programmer as sim_programmer
+from proginstruct.simulator import protocol, replies
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPETS = json.loads((ROOT / "data/samples/snippets.json").read_text("utf-8"))
@@ -188,10 +189,9 @@ def test_sim_persona_detection_and_missing_code():
 
 
 def test_sim_is_what_the_simulator_answers_for_programmer_messages():
-    simulator = pytest.importorskip("proginstruct.llm.simulator")
     role, query, text = _sim("expert", SNIPPETS[5]["content"], "python")
-    assert simulator.detect_role(role.messages(query)) == "programmer"
-    assert simulator.simulate_reply(role.messages(query)) == text
+    assert protocol.detect_role(role.messages(query)) == "programmer"
+    assert replies.simulate_reply(role.messages(query)) == text
 
 
 def test_sim_stays_within_token_budget_for_long_code():

@@ -1,4 +1,4 @@
-"""Releases and the dataset card (issue 6): refusals, the card's contents, the CLI.
+"""Releases and the dataset card (docs/datasets.md): refusals, the card's contents, the CLI.
 
 The card and lock helpers are tested on hand-made folders (no git, no DVC); the release checks on one
 tiny git + DVC project built once for the module (see :mod:`tests.releaseproject`).

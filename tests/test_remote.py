@@ -1,4 +1,4 @@
-"""Sharing datasets through DVC remotes (issue 6), offline, on a tiny project in a temporary folder.
+"""Sharing datasets through DVC remotes (docs/datasets.md), offline, on a tiny project in a temporary folder.
 
 One module-scoped set-up: build the project, release v0.1.0 (push to the default remote beside the
 repository, card, annotated tag), change a parameter, release v0.2.0. Then: a fresh clone pulls every

@@ -1,4 +1,4 @@
-"""The report stage (issue 5): every figure of metrics/report.json recomputed directly from the samples
+"""The report stage: every figure of metrics/report.json recomputed directly from the samples
 (plain Python, no Polars) must agree; the Markdown report and plot tables hold the same numbers; reruns
 write identical bytes (PNGs included)."""
 
@@ -41,10 +41,14 @@ def random_sample(rng: random.Random, i: int) -> dict:
 METRICS = {
     "collect_commit.json": {"roles": {"judge": {"calls": 10, "attempts": 14, "accepted": 9, "failed": 1},
                                       "chat": {"calls": 5, "attempts": 5, "accepted": 5}},
-                            "rejected": {"judge": {"count_mismatch": 3, "length": 1}}},
+                            "rejected": {"judge": {"count_mismatch": 3, "length": 1}},
+                            "draws": {"tried": 19, "skipped": {"no_history": 4, "judge_failed": 1}},
+                            "samples_per_record": {"0": 2, "1": 5, "3": 3}, "samples": 14, "inputs": 10},
     "aiprogrammer.json": {"roles": {"programmer": {"calls": 8, "attempts": 12, "accepted": 7, "failed": 1}},
                           "rejected": {"programmer": {"refusal": 2, "fragments": 2}}},
-    "collect_aiprogrammer.json": {"roles": {"judge": {"calls": 4, "attempts": 4, "accepted": 4}}},
+    "collect_aiprogrammer.json": {"roles": {"judge": {"calls": 4, "attempts": 4, "accepted": 4}},
+                                  "draws": {"tried": 12, "skipped": {"no_history": 2}},
+                                  "samples_per_record": {"1": 6, "10": 1}, "samples": 16, "inputs": 7},
 }
 
 
@@ -109,6 +113,21 @@ def expected_roles(files: list[str]) -> dict:
             for r, c in total.items()}
 
 
+def expected_draws(files: list[str]) -> dict:
+    tried, skipped, per = 0, {}, {}
+    for name in files:
+        m = METRICS[name]
+        tried += m.get("draws", {}).get("tried", 0)
+        for r, n in m.get("draws", {}).get("skipped", {}).items():
+            skipped[r] = skipped.get(r, 0) + n
+        for k, n in m.get("samples_per_record", {}).items():
+            per[int(k)] = per.get(int(k), 0) + n
+    records, samples = sum(per.values()), sum(k * n for k, n in per.items())
+    return {"records": records, "tried": tried, "skipped": dict(sorted(skipped.items())), "samples": samples,
+            "samples_per_record": {"mean": round(samples / records, 2) if records else 0.0,
+                                   "records": {str(k): per[k] for k in sorted(per)}}}
+
+
 ROLE_FILES = {"commit": ["collect_commit.json"], "aiprogrammer": ["aiprogrammer.json", "collect_aiprogrammer.json"],
               "submit": [], "extra": [], "overall": list(METRICS)}
 
@@ -122,10 +141,13 @@ def test_every_figure_agrees_with_a_direct_recomputation(data, tmp_path):
         subset = samples if group == "overall" else [s for s in samples if s["source"] == group]
         assert subset, "every group is exercised"
         got = dict(report[group])
-        roles = got.pop("roles")
+        roles, draws = got.pop("roles"), got.pop("draws")
         assert got == expected_figures(subset), group
         assert roles == expected_roles(ROLE_FILES[group]), group
+        assert draws == expected_draws(ROLE_FILES[group]), group
     assert report["commit"]["roles"]["judge"]["rejection_rate"] == round(100 * 4 / 14, 2)
+    assert report["overall"]["draws"]["samples_per_record"] == {"mean": 1.76,
+                                                                "records": {"0": 2, "1": 11, "3": 3, "10": 1}}
 
 
 def test_markdown_and_plot_tables_carry_the_same_numbers(data, tmp_path):
@@ -139,6 +161,8 @@ def test_markdown_and_plot_tables_carry_the_same_numbers(data, tmp_path):
     assert f"| Git commit | this run | {c['C']:.2f} | {c['H,C']:.2f} | {c['C,U']:.2f} | {c['H,C,U']:.2f} |" in md
     assert "|  | paper | 25.9 | 20.0 | 28.0 | 26.1 |" in md
     assert "`proginstruct-simulator`" in md and "built-in simulated model" in md
+    assert "| Git commit | 10 | 19 | judge_failed 1, no_history 4 | 14 | 1.40 | 0: 2, 1: 5, 3: 3 |" in md
+    assert "| AI programmer | 7 | 12 | no_history 2 | 16 | 2.29 | 1: 6, 10: 1 |" in md
 
     def table(name: str) -> list[list[str]]:
         return [line.split(",") for line in (tmp_path / "plots" / f"{name}.csv").read_text().splitlines()]
@@ -178,7 +202,8 @@ def test_missing_metrics_and_bad_samples(tmp_path):
     src.write_bytes(orjson.dumps(s) + b"\n")
     report = run_report(src, None, tmp_path / "r", metrics_dir=tmp_path / "nothing", png=False)
     assert report["overall"]["roles"] == {} and report[""]["samples"] == 1
-    assert "No collection metrics" in (tmp_path / "r" / "dataset.md").read_text()
+    assert "No collection metrics were found, so there are no role figures." in (tmp_path / "r" / "dataset.md").read_text()
+    assert "no draw figures" in (tmp_path / "r" / "dataset.md").read_text()
     src.write_bytes(orjson.dumps(s) + b"\n" + b'{"current": 1}\n')
     with pytest.raises(BadRecord, match="record 1"):
         run_report(src, None, tmp_path / "r", png=False)

@@ -1,4 +1,4 @@
-"""Issue 7: a collection killed with SIGKILL midway, started again, ends with the bytes of an uninterrupted
+"""Crash and resume (docs/models-and-scale.md): a collection killed with SIGKILL midway, started again, ends with the bytes of an uninterrupted
 run and re-sends no request whose reply had been received (counted by the server)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 from proginstruct.collection.collect import run_collection
 from proginstruct.collection.sample import CollectParams
-from proginstruct.llm.server import serve_in_thread
+from proginstruct.simulator.server import serve_in_thread
 
 from .scale_helpers import MODEL, llm_params, server_stats, write_inputs
 

@@ -1,4 +1,4 @@
-"""Issue 7: ``--shard k/n`` splits the input by record id; merging the parts gives the one-machine bytes."""
+"""Sharding over machines: ``--shard k/n`` splits the input by record id; merging the parts gives the one-machine bytes."""
 
 from __future__ import annotations
 

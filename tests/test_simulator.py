@@ -1,5 +1,5 @@
-"""The simulated model (proginstruct.llm.simulator, its diff-description engine proginstruct.llm.sim_describe)
-and its loopback server (proginstruct.llm.server)."""
+"""The simulated model (proginstruct.simulator: request reading, query parsing, replies, its diff-description
+engine) and its loopback server (proginstruct.simulator.server)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ from hypothesis import strategies as st
 
 from proginstruct.blocks import apply_blocks, edit_blocks
 from proginstruct.cli.simulate import command as simulate_command
-from proginstruct.llm import sim_describe, sim_programmer
-from proginstruct.llm import simulator as sim
-from proginstruct.llm.server import base_url, is_loopback, make_app, serve_in_thread
 from proginstruct.roles.chat import ChatRole
 from proginstruct.roles.instruction import InstructionRole
 from proginstruct.roles.judge import JudgeRole
@@ -34,6 +31,8 @@ from proginstruct.roles.render import (
     render_change,
     render_judge,
 )
+from proginstruct.simulator import api, describe, diff_facts, programmer, protocol, query, replies, transport
+from proginstruct.simulator.server import base_url, is_loopback, make_app, serve_in_thread
 from proginstruct.text import unified_diff
 
 # ------------------------------------------------------------------------------------------- fixtures
@@ -150,11 +149,11 @@ JUDGE_SECTION = re.compile(r"^\*\*Analysis of change (\d+):\*\*\n(.+)\n\*\*Decis
 
 # ---------------------------------------------------------------------------------- role and query parse
 def test_detect_role_uses_the_first_message_markers():
-    assert sim.detect_role(msgs("judge", "x")) == "judge"
-    assert sim.detect_role(msgs("instruction", "x")) == "instruction"
-    assert sim.detect_role(msgs("chat", "x")) == "chat"
-    assert sim.detect_role([{"role": "system", "content": "Write the history of versions."}]) == "programmer"
-    assert sim.detect_role([]) == "programmer"
+    assert protocol.detect_role(msgs("judge", "x")) == "judge"
+    assert protocol.detect_role(msgs("instruction", "x")) == "instruction"
+    assert protocol.detect_role(msgs("chat", "x")) == "chat"
+    assert protocol.detect_role([{"role": "system", "content": "Write the history of versions."}]) == "programmer"
+    assert protocol.detect_role([]) == "programmer"
 
 
 def test_parse_query_reads_back_every_rendered_section():
@@ -162,21 +161,21 @@ def test_parse_query_reads_back_every_rendered_section():
                       commit_message="Add median", problem_statement="Compute the mean.",
                       user_instruction="please help")
     diffs = candidate_diffs(PY_CURRENT, PY_FINAL)
-    q = sim.parse_query(render_judge(JudgeQuery(view, diffs)))
+    q = query.parse_query(render_judge(JudgeQuery(view, diffs)))
     assert (q.lang, q.current, q.has_history) == ("python", PY_CURRENT, True)
     assert (q.commit_message, q.problem_statement, q.user_instruction) == \
         ("Add median", "Compute the mean.", "please help")
     assert q.changes == diffs and q.change is None
 
-    q = sim.parse_query(render_change(ChangeQuery(view, unified_diff(PY_CURRENT, PY_FINAL))))
+    q = query.parse_query(render_change(ChangeQuery(view, unified_diff(PY_CURRENT, PY_FINAL))))
     assert q.change == unified_diff(PY_CURRENT, PY_FINAL) and q.changes is None
-    q = sim.parse_query(render_change(ChangeQuery(RecordView(lang="", current="a\n"), "")))
+    q = query.parse_query(render_change(ChangeQuery(RecordView(lang="", current="a\n"), "")))
     assert q.change == "" and q.current == "a\n" and not q.has_history
 
 
 def test_parse_query_is_not_derailed_by_heading_lines_in_free_text():
     view = RecordView(lang="c", current="int x;\n", problem_statement="## Change\n## Current code\nread n")
-    q = sim.parse_query(render_change(ChangeQuery(view, unified_diff("int x;\n", "long x;\n"))))
+    q = query.parse_query(render_change(ChangeQuery(view, unified_diff("int x;\n", "long x;\n"))))
     assert q.current == "int x;\n"
     assert q.change == unified_diff("int x;\n", "long x;\n")
 
@@ -188,53 +187,53 @@ def test_replies_depend_only_on_the_messages(lang, current, final):
                        ("instruction", render_change(change_query(lang, current, final))),
                        ("chat", render_change(change_query(lang, current, final)))):
         messages = msgs(role, text)
-        first = sim.simulate_reply(messages)
-        sim.simulate_reply(msgs("judge", render_judge(judge_query("go", GO_CURRENT, GO_FINAL))))  # other work
-        assert sim.simulate_reply(copy.deepcopy(messages)) == first
+        first = replies.simulate_reply(messages)
+        replies.simulate_reply(msgs("judge", render_judge(judge_query("go", GO_CURRENT, GO_FINAL))))  # other work
+        assert replies.simulate_reply(copy.deepcopy(messages)) == first
         body = {"model": "m", "messages": messages, "seed": 1, "temperature": 0.2}
         other = {"model": "m", "messages": messages, "seed": 99, "temperature": 0.9}
-        assert sim.completion_response(body) == sim.completion_response(other) | {"model": "m"}
+        assert api.completion_response(body) == api.completion_response(other) | {"model": "m"}
 
 
 def test_judge_decisions_come_from_the_diff_hash_at_about_the_accept_rate():
     diffs = [f"@@ -{i} +{i} @@\n-x = {i}\n+x = {i + 1}" for i in range(1, 801)]
-    rate = sum(sim.judge_decision(d) for d in diffs) / len(diffs)
+    rate = sum(replies.judge_decision(d) for d in diffs) / len(diffs)
     assert 0.54 < rate < 0.66
     q = judge_query("python", PY_CURRENT, PY_FINAL)
-    reply = sim.simulate_reply(msgs("judge", render_judge(q)))
-    assert [m.group(3) == "True" for m in JUDGE_SECTION.finditer(reply)] == [sim.judge_decision(d) for d in q.changes]
+    reply = replies.simulate_reply(msgs("judge", render_judge(q)))
+    assert [m.group(3) == "True" for m in JUDGE_SECTION.finditer(reply)] == [replies.judge_decision(d) for d in q.changes]
 
 
 # -------------------------------------------------------------------------------------- reply protocol
 @pytest.mark.parametrize("lang,current,final", CASES)
 def test_replies_follow_the_protocol(lang, current, final):
     jq = judge_query(lang, current, final, history=(current + "\n",))
-    reply = sim.simulate_reply(msgs("judge", render_judge(jq)))
+    reply = replies.simulate_reply(msgs("judge", render_judge(jq)))
     sections = JUDGE_SECTION.findall(reply)
     assert [int(k) for k, _, _ in sections] == list(range(1, len(jq.changes) + 1))
     assert all(len(analysis) > 20 for _, analysis, _ in sections)
 
     text = render_change(change_query(lang, current, final))
-    instruction = sim.simulate_reply(msgs("instruction", text))
+    instruction = replies.simulate_reply(msgs("instruction", text))
     assert re.fullmatch(r"\*\*instruction:\*\* \S.{10,}", instruction)
     assert not re.search(r"no change|nothing|unchanged|as it is", instruction, re.I)
-    chat = sim.simulate_reply(msgs("chat", text))
+    chat = replies.simulate_reply(msgs("chat", text))
     assert re.fullmatch(r"\*\*chat:\*\* I.{10,}|\*\*chat:\*\* (As you asked|Following|Done).{10,}", chat, re.S)
 
 
 def test_replies_name_what_the_diff_touches():
-    cpp = sim.simulate_reply(msgs("instruction", render_change(change_query("c++", CPP_CURRENT, CPP_FINAL))))
+    cpp = replies.simulate_reply(msgs("instruction", render_change(change_query("c++", CPP_CURRENT, CPP_FINAL))))
     assert "`sum`" in cpp and "`long long`" in cpp and "`<=`" in cpp and "`main`" in cpp
-    py = sim.simulate_reply(msgs("chat", render_change(change_query("python", PY_CURRENT, PY_FINAL))))
+    py = replies.simulate_reply(msgs("chat", render_change(change_query("python", PY_CURRENT, PY_FINAL))))
     assert "`median`" in py and "`values`" in py
-    go = sim.simulate_reply(msgs("judge", render_judge(judge_query("go", GO_CURRENT, GO_FINAL))))
+    go = replies.simulate_reply(msgs("judge", render_judge(judge_query("go", GO_CURRENT, GO_FINAL))))
     assert "`parsePort`" in go and "error" in go
 
 
 def test_chat_for_no_change_says_the_code_was_left_alone():
     text = render_change(ChangeQuery(RecordView(lang="python", current=PY_CURRENT), ""))
     assert NO_CHANGE in text
-    reply = sim.simulate_reply(msgs("chat", text))
+    reply = replies.simulate_reply(msgs("chat", text))
     assert reply.startswith("**chat:** ") and re.search(r"left (it|the code) (as it is|unchanged)|did not change",
                                                          reply)
 
@@ -246,29 +245,29 @@ def test_pathological_lines_are_answered_quickly():
     start = time.perf_counter()
     for lang in ("python", "c++", ""):
         jq = judge_query(lang, current, final)
-        reply = sim.simulate_reply(msgs("judge", render_judge(jq)))
+        reply = replies.simulate_reply(msgs("judge", render_judge(jq)))
         assert len(JUDGE_SECTION.findall(reply)) == len(jq.changes)
         for role in ("instruction", "chat"):
-            assert sim.simulate_reply(msgs(role, render_change(change_query(lang, current, final)))).startswith(
+            assert replies.simulate_reply(msgs(role, render_change(change_query(lang, current, final)))).startswith(
                 f"**{role}:** ")
     assert time.perf_counter() - start < 2.0
 
 
 def test_judge_without_candidates_gets_no_decisions():
-    reply = sim.simulate_reply(msgs("judge", "## Current code\n\n```\n1 x\n```\n\n## Candidate changes"))
+    reply = replies.simulate_reply(msgs("judge", "## Current code\n\n```\n1 x\n```\n\n## Candidate changes"))
     assert "**Decision:**" not in reply and reply.strip()
-    assert "**Decision:**" not in sim.simulate_reply(msgs("judge", "garbage"))
+    assert "**Decision:**" not in replies.simulate_reply(msgs("judge", "garbage"))
 
 
 def test_commit_message_is_paraphrased_as_an_imperative():
-    assert sim.paraphrase_commit("Fixed overflow in the sum (#12)") == "Fix overflow in the sum"
-    assert sim.paraphrase_commit("feat(parser): adds support for tabs") == "Add support for tabs"
-    assert sim.paraphrase_commit("Merge branch 'main'") is None
+    assert replies.paraphrase_commit("Fixed overflow in the sum (#12)") == "Fix overflow in the sum"
+    assert replies.paraphrase_commit("feat(parser): adds support for tabs") == "Add support for tabs"
+    assert replies.paraphrase_commit("Merge branch 'main'") is None
     seen = set()
     for i in range(12):  # the hash-seeded choice uses the commit subject for some diffs
         final = CPP_FINAL.replace("return 0", f"return {i}")
         q = change_query("c++", CPP_CURRENT, final, commit_message="Fixed overflow in the sum")
-        seen.add(sim.simulate_reply(msgs("instruction", render_change(q))).startswith(
+        seen.add(replies.simulate_reply(msgs("instruction", render_change(q))).startswith(
             "**instruction:** Fix overflow in the sum: "))
     assert seen == {True, False}
 
@@ -279,26 +278,26 @@ def test_replies_pass_the_real_role_parsers(lang, current, final):
     judge, instruction, chat = real_roles()
     for history in ((), (current + "# draft\n",)):
         jq = judge_query(lang, current, final, history)
-        verdict = judge.check(jq, sim.simulate_reply(judge.messages(jq)))
-        assert verdict.ok and verdict.value == [sim.judge_decision(d) for d in jq.changes]
+        verdict = judge.check(jq, replies.simulate_reply(judge.messages(jq)))
+        assert verdict.ok and verdict.value == [replies.judge_decision(d) for d in jq.changes]
     for context in ({}, {"commit_message": "Fix the loop"}, {"problem_statement": "Sum 1..n"},
                     {"user_instruction": "make it right"}):
         cq = change_query(lang, current, final, **context)
         for role in (instruction, chat):
-            assert sim.detect_role(role.messages(cq)) == role.name
-            verdict = role.check(cq, sim.simulate_reply(role.messages(cq)))
+            assert protocol.detect_role(role.messages(cq)) == role.name
+            verdict = role.check(cq, replies.simulate_reply(role.messages(cq)))
             assert verdict.ok, verdict
     no_change = ChangeQuery(RecordView(lang=lang, current=current), "")
-    assert chat.check(no_change, sim.simulate_reply(chat.messages(no_change))).ok
+    assert chat.check(no_change, replies.simulate_reply(chat.messages(no_change))).ok
 
 
 def test_malformed_replies_are_rejected_by_the_real_parsers():
     judge, instruction, chat = real_roles()
     jq = judge_query("python", PY_CURRENT, PY_FINAL)
     cq = change_query("python", PY_CURRENT, PY_FINAL)
-    assert not judge.check(jq, sim.malformed_reply(judge.messages(jq))).ok
-    assert not instruction.check(cq, sim.malformed_reply(instruction.messages(cq))).ok
-    assert not chat.check(cq, sim.malformed_reply(chat.messages(cq))).ok
+    assert not judge.check(jq, replies.malformed_reply(judge.messages(jq))).ok
+    assert not instruction.check(cq, replies.malformed_reply(instruction.messages(cq))).ok
+    assert not chat.check(cq, replies.malformed_reply(chat.messages(cq))).ok
 
 
 _LINES = st.sampled_from([
@@ -316,18 +315,18 @@ def test_any_edit_gets_an_accepted_reply_from_every_role(a, b, lang):
     current, final = "\n".join(a), "\n".join(b)
     jq = judge_query(lang, current, final)
     if jq.changes:
-        assert judge.check(jq, sim.simulate_reply(judge.messages(jq))).ok
+        assert judge.check(jq, replies.simulate_reply(judge.messages(jq))).ok
     cq = ChangeQuery(RecordView(lang=lang, current=current), unified_diff(current, final))
     for role in (instruction, chat):
-        verdict = role.check(cq, sim.simulate_reply(role.messages(cq)))
+        verdict = role.check(cq, replies.simulate_reply(role.messages(cq)))
         assert verdict.ok, (verdict, cq.change)
 
 
 def test_programmer_role_is_delegated():
     role = ProgrammerRole("ordinary")
     messages = role.messages(SnippetQuery(PY_FINAL, "python"))
-    assert sim.simulate_reply(messages) == sim_programmer.reply(messages)
-    assert role.check(SnippetQuery(PY_FINAL, "python"), sim.simulate_reply(messages)).ok
+    assert replies.simulate_reply(messages) == programmer.reply(messages)
+    assert role.check(SnippetQuery(PY_FINAL, "python"), replies.simulate_reply(messages)).ok
 
 
 def test_requests_with_content_parts_are_read_like_plain_text():
@@ -336,84 +335,84 @@ def test_requests_with_content_parts_are_read_like_plain_text():
     plain = role.messages(SnippetQuery(PY_FINAL, "python"))
     parts = [dict(m, content=[{"type": "text", "text": m["content"][:40]},
                               {"type": "text", "text": m["content"][40:]}]) for m in plain]
-    assert sim.message_text(parts[-1]["content"]) == plain[-1]["content"]
-    assert sim.last_user_text(parts) == plain[-1]["content"] and sim.last_user_text(parts[:1]) == ""
-    assert sim.message_text(None) == ""
-    assert role.check(SnippetQuery(PY_FINAL, "python"), sim.simulate_reply(parts)).ok
+    assert protocol.message_text(parts[-1]["content"]) == plain[-1]["content"]
+    assert protocol.last_user_text(parts) == plain[-1]["content"] and protocol.last_user_text(parts[:1]) == ""
+    assert protocol.message_text(None) == ""
+    assert role.check(SnippetQuery(PY_FINAL, "python"), replies.simulate_reply(parts)).ok
     chat = ChatRole().messages(change_query("python", PY_CURRENT, PY_FINAL))
     as_parts = [dict(m, content=[{"type": "text", "text": m["content"]}]) for m in chat]
-    assert sim.simulate_reply(as_parts) == sim.simulate_reply(chat)
+    assert replies.simulate_reply(as_parts) == replies.simulate_reply(chat)
 
 
 def test_request_digest_is_the_canonical_identity_of_the_messages():
     messages = msgs("chat", "x")
     reordered = [{"content": m["content"], "role": m["role"]} for m in messages]
-    assert sim.request_digest(messages) == sim.request_digest(reordered)
-    assert re.fullmatch(r"[0-9a-f]{64}", sim.request_digest(messages))
-    assert sim.request_digest(messages) != sim.request_digest(msgs("chat", "y"))
-    body = sim.completion_response({"model": "m", "messages": messages})
-    assert body["id"] == "chatcmpl-sim-" + sim.request_digest(messages)[:24]
+    assert protocol.request_digest(messages) == protocol.request_digest(reordered)
+    assert re.fullmatch(r"[0-9a-f]{64}", protocol.request_digest(messages))
+    assert protocol.request_digest(messages) != protocol.request_digest(msgs("chat", "y"))
+    body = api.completion_response({"model": "m", "messages": messages})
+    assert body["id"] == "chatcmpl-sim-" + protocol.request_digest(messages)[:24]
 
 
 # ----------------------------------------------------------------------------- the diff-description engine
 def test_analyze_diff_reads_runs_positions_and_enclosing_definitions():
     diff = unified_diff(PY_CURRENT, PY_FINAL)
-    facts = sim_describe.analyze_diff(diff, PY_CURRENT, "python")
+    facts = diff_facts.analyze_diff(diff, PY_CURRENT, "python")
     assert facts.hunks >= 1 and facts.lang == "python"
     assert facts.added == [ln[1:] for ln in diff.split("\n") if ln.startswith("+")]
     assert facts.removed == [ln[1:] for ln in diff.split("\n") if ln.startswith("-")]
     by_line = {r.line: r for r in facts.runs}
     assert by_line[2].added == ["import statistics"] and by_line[2].scope is None
     assert by_line[3].scope == ("function", "mean")  # a changed signature line: inside that definition
-    assert sim_describe.count_phrase(facts) == \
+    assert describe.count_phrase(facts) == \
         f"{len(facts.added)} lines added, {len(facts.removed)} lines removed"
-    one = sim_describe.analyze_diff("@@ -1 +1 @@\n-x = 1\n+x = 2", "x = 1\n")
-    assert sim_describe.count_phrase(one) == "1 line added, 1 line removed"
-    assert sim_describe.count_phrase(sim_describe.analyze_diff("", "")) == ""
+    one = diff_facts.analyze_diff("@@ -1 +1 @@\n-x = 1\n+x = 2", "x = 1\n")
+    assert describe.count_phrase(one) == "1 line added, 1 line removed"
+    assert describe.count_phrase(diff_facts.analyze_diff("", "")) == ""
 
 
 def test_describe_actions_and_phrase_say_the_change_in_each_verb_form():
     cur = "def area(r):\n    return 3.14 * r * r\n"
     fin = "def area(radius):\n    return 3.14 * radius * radius\n"
-    acts = sim_describe.describe_actions(sim_describe.analyze_diff(unified_diff(cur, fin), cur, "python"))
+    acts = describe.describe_actions(diff_facts.analyze_diff(unified_diff(cur, fin), cur, "python"))
     assert [a.verb for a in acts] == ["rename"]
-    assert sim_describe.phrase(acts, 0) == "rename `r` to `radius` in `area`"
-    assert sim_describe.phrase(acts, 2) == "renamed `r` to `radius` in `area`"
-    lit = sim_describe.describe_actions(
-        sim_describe.analyze_diff("@@ -2 +2 @@\n-    n = 10\n+    n = 20", "def f():\n    n = 10\n", "python"))
-    assert sim_describe.phrase(lit, 0) == "set `n` to `20` instead of `10` in `f`"
-    two = [sim_describe.Action("add", "a `g` function"), sim_describe.Action("add", "error handling")]
-    assert sim_describe.phrase(two, 3) == "adds a `g` function and error handling"
-    assert sim_describe.describe_actions(sim_describe.analyze_diff("", "x\n")) == []
+    assert describe.phrase(acts, 0) == "rename `r` to `radius` in `area`"
+    assert describe.phrase(acts, 2) == "renamed `r` to `radius` in `area`"
+    lit = describe.describe_actions(
+        diff_facts.analyze_diff("@@ -2 +2 @@\n-    n = 10\n+    n = 20", "def f():\n    n = 10\n", "python"))
+    assert describe.phrase(lit, 0) == "set `n` to `20` instead of `10` in `f`"
+    two = [describe.Action("add", "a `g` function"), describe.Action("add", "error handling")]
+    assert describe.phrase(two, 3) == "adds a `g` function and error handling"
+    assert describe.describe_actions(diff_facts.analyze_diff("", "x\n")) == []
 
 
 # ------------------------------------------------------------------------------------ completion objects
 def test_completion_response_shape_usage_and_length_cut():
     messages = msgs("judge", render_judge(judge_query("python", PY_CURRENT, PY_FINAL)))
-    full = sim.completion_response({"model": "m1", "messages": messages})
+    full = api.completion_response({"model": "m1", "messages": messages})
     assert full["object"] == "chat.completion" and full["created"] == 0 and full["model"] == "m1"
     choice = full["choices"][0]
     assert choice["index"] == 0 and choice["finish_reason"] == "stop"
-    assert choice["message"] == {"role": "assistant", "content": sim.simulate_reply(messages)}
+    assert choice["message"] == {"role": "assistant", "content": replies.simulate_reply(messages)}
     usage = full["usage"]
     assert usage["completion_tokens"] == len(choice["message"]["content"].split())
     assert usage["prompt_tokens"] == sum(len(m["content"].split()) for m in messages)
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
-    cut = sim.completion_response({"model": "m1", "messages": messages, "max_tokens": 7})
+    cut = api.completion_response({"model": "m1", "messages": messages, "max_tokens": 7})
     assert cut["choices"][0]["finish_reason"] == "length"
     assert cut["choices"][0]["message"]["content"].split() == choice["message"]["content"].split()[:7]
-    exact = sim.completion_response({"model": "m1", "messages": messages,
+    exact = api.completion_response({"model": "m1", "messages": messages,
                                      "max_tokens": usage["completion_tokens"]})
     assert exact["choices"][0]["finish_reason"] == "stop"
 
 
 def test_handle_request_errors():
-    assert sim.handle_request("POST", "/v1/chat/completions", b"{not json")[0] == 400
-    assert sim.handle_request("POST", "/v1/chat/completions", b'{"messages": []}')[0] == 400
-    assert sim.handle_request("GET", "/v1/nothing", b"")[0] == 404
-    status, body = sim.handle_request("GET", "/v1/models", b"")
-    assert status == 200 and body["data"][0]["id"] == sim.SIMULATOR_MODEL
+    assert api.handle_request("POST", "/v1/chat/completions", b"{not json")[0] == 400
+    assert api.handle_request("POST", "/v1/chat/completions", b'{"messages": []}')[0] == 400
+    assert api.handle_request("GET", "/v1/nothing", b"")[0] == 404
+    status, body = api.handle_request("GET", "/v1/models", b"")
+    assert status == 200 and body["data"][0]["id"] == protocol.SIMULATOR_MODEL
 
 
 # ------------------------------------------------------------------------------ the official openai client
@@ -427,12 +426,12 @@ def _judge_call():
 async def test_openai_client_in_process():
     judge, jq, messages = _judge_call()
     client = openai.AsyncOpenAI(base_url="http://simulator.invalid/v1", api_key="sim",
-                                http_client=sim.simulator_http_client(), max_retries=0)
+                                http_client=transport.simulator_http_client(), max_retries=0)
     try:
-        resp = await client.chat.completions.create(model=sim.SIMULATOR_MODEL, messages=messages, max_tokens=3072)
+        resp = await client.chat.completions.create(model=protocol.SIMULATOR_MODEL, messages=messages, max_tokens=3072)
         assert resp.choices[0].finish_reason == "stop"
-        assert judge.check(jq, resp.choices[0].message.content).value == [sim.judge_decision(d) for d in jq.changes]
-        assert [m.id async for m in client.models.list()] == [sim.SIMULATOR_MODEL]
+        assert judge.check(jq, resp.choices[0].message.content).value == [replies.judge_decision(d) for d in jq.changes]
+        assert [m.id async for m in client.models.list()] == [protocol.SIMULATOR_MODEL]
     finally:
         await client.close()
 
@@ -465,7 +464,7 @@ async def test_openai_client_over_loopback(server):
     client = openai.AsyncOpenAI(base_url=url, api_key="sim", max_retries=0)
     try:
         for _ in range(2):
-            resp = await client.chat.completions.create(model=sim.SIMULATOR_MODEL, messages=messages)
+            resp = await client.chat.completions.create(model=protocol.SIMULATOR_MODEL, messages=messages)
             assert judge.check(jq, resp.choices[0].message.content).ok
     finally:
         await client.close()
@@ -478,7 +477,7 @@ async def test_openai_client_over_loopback(server):
 @run_async
 async def test_injected_faults_and_stats(server):
     judge, jq, messages = _judge_call()
-    body = {"model": sim.SIMULATOR_MODEL, "messages": messages}
+    body = {"model": protocol.SIMULATOR_MODEL, "messages": messages}
     async with aiohttp.ClientSession() as s:
         url = server(fail_500=1.0)
         async with s.post(url + "/chat/completions", json=body) as r:
@@ -531,8 +530,8 @@ async def test_server_handles_600_concurrent_requests(server):
                 assert r.status == 200
                 return (await r.json())["choices"][0]["message"]["content"]
 
-        replies = await asyncio.gather(*(one(i) for i in range(600)))
-    assert len(set(replies)) == 1  # the seed does not change the reply
+        texts = await asyncio.gather(*(one(i) for i in range(600)))
+    assert len(set(texts)) == 1  # the seed does not change the reply
     stats = await _get_json(url[:-3] + "/stats")
     assert stats["requests"] == 600 and stats["by_outcome"]["ok"] == 600 and stats["bodies"]["distinct"] == 600
     assert stats["max_in_flight"] >= 512

@@ -126,7 +126,7 @@ def test_large_file_diff_is_fast_and_exact():
 
 @given(TEXT, TEXT, st.randoms(use_true_random=False))
 def test_shortcuts_agree_with_the_plain_functions(a, b, rnd):
-    # issue 7 CPU work: one diff for blocks and unified diff, pre-split lines for apply_blocks
+    # the CPU-saving shortcuts: one diff for blocks and unified diff, pre-split lines for apply_blocks
     blocks, diff = edit_blocks_and_diff(a, b)
     assert blocks == edit_blocks(a, b) and diff == unified_diff(a, b)
     subset = [blk for blk in blocks if rnd.random() < 0.5]

@@ -1,4 +1,4 @@
-"""Issue 7: ``collect.workers`` splits one run over local processes and gives the bytes of one process."""
+"""Local workers: ``collect.workers`` splits one run over local processes and gives the bytes of one process."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ COMMANDS = {
     "aiprogrammer": "proginstruct.cli.aiprogrammer:command",
     "prepare-submit": "proginstruct.cli.prepare_submit:command",
     "collect": "proginstruct.cli.collect:command",
+    "estimate": "proginstruct.cli.estimate:command",
     "merge-shards": "proginstruct.cli.merge_shards:command",
     "area": "proginstruct.cli.area:command",
     "simulate": "proginstruct.cli.simulate:command",

@@ -32,11 +32,19 @@ from .common import LLM_DEFAULTS, load_params, load_seed, param_options, params_
 def command(input_path: str, output_path: str, metrics_path: str, seed: int | None, params_path: str,
             **flags: object) -> None:
     """Invent a version history for every snippet with the programmer role (SPEC 5): params from
-    params.yaml sections ``aiprogrammer`` and ``llm``, overridden by flags."""
+    params.yaml sections ``aiprogrammer`` and ``llm``, overridden by flags. ``--mode batch`` runs in rounds
+    of batch jobs (same output); ``--mode estimate`` prints what the first round would send and writes
+    nothing."""
     from ..sources.aiprogrammer import run_aiprogrammer
 
     params = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags, "aiprogrammer")
     llm_params = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
+    if llm_params["mode"] == "estimate":
+        from .estimate import run_estimate
+
+        click.echo(run_estimate("snippets", input_path, params_path=params_path, seed=seed, sample=1000,
+                                flags=flags), nl=False)
+        return
     t0 = time.monotonic()
     metrics = run_aiprogrammer(input_path, output_path, params, llm_params, load_seed(params_path, seed),
                                metrics_path or None)
@@ -44,6 +52,11 @@ def command(input_path: str, output_path: str, metrics_path: str, seed: int | No
     snippets = metrics.get("snippets", {})
     requests = metrics.get("requests", {})
     histories = metrics.get("histories", {}).get("out", 0)
+    batch = metrics.get("batch")
+    if batch:
+        click.echo(f"aiprogrammer: batch mode: {batch.get('rounds', 0)} rounds, {batch.get('jobs', 0)} jobs, "
+                   f"{batch.get('lines', 0)} lines ({batch.get('failed_lines', 0)} failed), waited "
+                   f"{batch.get('wait_seconds', 0)}s", err=True)
     click.echo(f"aiprogrammer: {snippets.get('read', 0)} snippets -> {histories} histories "
                f"({requests.get('sent', 0)} requests sent, {requests.get('cache_hits', 0)} cache hits) "
                f"in {elapsed:.1f}s -> {output_path}", err=True)

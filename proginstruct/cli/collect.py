@@ -21,11 +21,18 @@ from .common import (
     write_metrics,
 )
 
-ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "requests.sent", "requests.cache_hits",
-                   "tokens.prompt", "tokens.completion")
+ALWAYS_REPORTED = ("inputs", "samples", "bad_records", "no_change_samples", "draws.tried", "requests.sent",
+                   "requests.cache_hits", "tokens.prompt", "tokens.completion")
 COLLECT_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(CollectParams)}, "on_bad_record": "skip",
-                    "shard": "",  # "k/n": this machine's part of the input (issue 7), "" = all
-                    "workers": 1}  # local processes sharing the run (issue 7); same output bytes
+                    "shard": "",  # "k/n": this machine's part of the input, "" = all
+                    "workers": 1}  # local processes sharing the run; same output bytes
+
+
+def samples_per_record(stats: dict[str, int]) -> float:
+    """Mean samples per collected input record (malformed records excluded), from the
+    ``samples_per_record.<k>`` counters; 0.0 when no record was collected."""
+    records = sum(v for k, v in stats.items() if k.startswith("samples_per_record."))
+    return stats.get("samples", 0) / records if records else 0.0
 
 
 def run_metrics(stats: Stats, error: str = "") -> dict:
@@ -59,7 +66,9 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     """Collect samples from prepared records (SPEC 6): params from params.yaml sections
     ``collect.<data_type>`` (keys directly under ``collect``, such as ``shard``, apply to every source)
     and ``llm``, overridden by flags. ``--shard k/n`` collects part k of n of the input (merge the parts
-    with ``proginstruct merge-shards``); ``--workers n`` runs n local processes (same output)."""
+    with ``proginstruct merge-shards``); ``--workers n`` runs n local processes (same output).
+    ``--mode batch`` runs in rounds of batch jobs (same output); ``--mode estimate`` prints what the first
+    round would send (``proginstruct estimate``) and writes nothing."""
     from ..collection.collect import run_collection
     from ..collection.series import DATA_TYPES
 
@@ -68,6 +77,12 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
     cp = resolve(COLLECT_DEFAULTS, section, flags, f"collect.{data_type}")
     lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
+    if lp["mode"] == "estimate":
+        from .estimate import run_estimate
+
+        click.echo(run_estimate(data_type, input_path, params_path=params_path, seed=seed, sample=1000,
+                                flags=flags), nl=False)
+        return
     on_bad = str(cp.pop("on_bad_record"))
     shard = str(cp.pop("shard") or "")
     workers = int(cp.pop("workers"))
@@ -84,9 +99,14 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     elapsed = time.monotonic() - t0
     write_metrics(metrics_path, run_metrics(stats))  # no timings: metrics stay the same for the same run
     part = f" (shard {shard})" if shard else ""
-    skipped = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in sorted(stats.items())
-                        if k.startswith("skipped.") and v)
+    skipped = ", ".join(f"{k.rsplit('.', 1)[1]} {v}" for k, v in sorted(stats.items())
+                        if k.startswith("draws.skipped.") and v)
+    if lp["mode"] == "batch":
+        click.echo(f"collect {data_type}{part}: batch mode: {stats['batch.rounds']} rounds, {stats['batch.jobs']} "
+                   f"jobs, {stats['batch.lines']} lines ({stats['batch.failed_lines']} failed), waited "
+                   f"{stats['batch.wait_seconds']}s", err=True)
     click.echo(f"collect {data_type}{part}: {stats['inputs']} records -> {stats['samples']} samples "
-               f"({stats['requests.sent']} requests sent, {stats['requests.cache_hits']} cache hits, "
-               f"{stats['no_change_samples']} no-change; draws skipped: {skipped or 'none'}) "
+               f"({samples_per_record(stats):.2f} per record; {stats['requests.sent']} requests sent, "
+               f"{stats['requests.cache_hits']} cache hits, {stats['no_change_samples']} no-change; "
+               f"{stats['draws.tried']} draws, skipped: {skipped or 'none'}) "
                f"in {elapsed:.1f}s -> {output_path}", err=True)

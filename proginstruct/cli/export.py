@@ -1,4 +1,4 @@
-"""``proginstruct export``: the export stage (issue 5, SPEC 8): WF, LC and SR conversations."""
+"""``proginstruct export``: the export stage (SPEC 8): WF, LC and SR conversations."""
 
 from __future__ import annotations
 
@@ -26,4 +26,5 @@ def command(input_path: str, output_dir: str, formats: str, metrics_path: str | 
     stats = run_export(input_path, output_dir, fmts, metrics_path=metrics_path)
     written = ", ".join(f"{f} {stats[f'exported.{f}']}" for f in fmts)
     click.echo(f"export: {stats['samples']} samples -> {output_dir} ({written}; "
-               f"skipped with special tokens: {stats['skipped.special_token']})", err=True)
+               f"skipped with special tokens: {stats['skipped.special_token']}; "
+               f"with ``` lines, unreadable by fence regexes: {stats['harness_unreadable.fence_in_code']})", err=True)

@@ -1,4 +1,4 @@
-"""``proginstruct merge``: the merge stage (issue 5), with the seed's ``merge_data`` form
+"""``proginstruct merge``: the merge stage (docs/formats.md), with the seed's ``merge_data`` form
 ``python stages/merge_data.py OUT IN1 IN2 ...``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``proginstruct merge-shards``: join the parts of a sharded collection (issue 7) into one output."""
+"""``proginstruct merge-shards``: join the parts of a sharded collection (docs/models-and-scale.md) into one output."""
 
 from __future__ import annotations
 

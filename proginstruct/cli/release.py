@@ -1,4 +1,4 @@
-"""``proginstruct card``, ``proginstruct release`` and ``proginstruct remote-s3`` (issue 6).
+"""``proginstruct card``, ``proginstruct release`` and ``proginstruct remote-s3`` (docs/datasets.md).
 
 Thin wrappers over :mod:`proginstruct.release`; each works on the git + DVC project holding the current
 folder. ``make release VERSION=x.y.z`` runs ``proginstruct release x.y.z``.

@@ -1,4 +1,4 @@
-"""``proginstruct report``: the report stage (issue 5): figures JSON, Markdown report and plots."""
+"""``proginstruct report``: the report stage: figures JSON, Markdown report and plots."""
 
 from __future__ import annotations
 

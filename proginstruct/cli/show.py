@@ -1,4 +1,4 @@
-"""``proginstruct show``: print samples for a person (issue 5)."""
+"""``proginstruct show``: print samples for a person (docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 For trying the recipe against a real socket (load, retries, timeouts) without a GPU. The default recipe
 does not need it: ``"base": "simulator"`` in model_map.json answers in-process. Options come from the
-``simulate`` section of params.yaml, overridden by flags; see :mod:`proginstruct.llm.server`.
+``simulate`` section of params.yaml, overridden by flags; see :mod:`proginstruct.simulator.server`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 import click
 
 from ..errors import UserError
-from ..llm.server import is_loopback, serve
-from ..llm.simulator import SIMULATOR_MODEL
+from ..simulator.protocol import SIMULATOR_MODEL
+from ..simulator.server import is_loopback, serve
 from .common import load_params, param_options, params_option, resolve, user_errors
 
 DEFAULTS = {
@@ -29,6 +29,9 @@ DEFAULTS = {
     "timeout_sleep": 30.0,
     "malformed": 0.0,  # share answered 200 with a reply that breaks the role's protocol
     "fault_seed": 0,
+    "batch_api": True,  # serve the Files and Batches endpoints (false: 404, a server without the Batch API)
+    "batch_delay": 0.0,  # seconds from a batch job's creation to its completion
+    "batch_fail_lines": 0.0,  # share of batch lines answered 500 in the job's error file
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -34,17 +35,18 @@ class CollectParams:
         check_params(asdict(self), "collect.<source>")
 
 
-def draw_indices(n: int, k: int, alpha: float, rng: random.Random) -> list[int]:
-    """Up to ``k`` distinct indices of ``range(n)`` drawn without replacement with weight
-    ``alpha ** index + 1e-6`` (SPEC 6 step 1), in draw order."""
+def draw_order(n: int, alpha: float, rng: random.Random) -> Iterator[int]:
+    """The indices of ``range(n)``, drawn lazily one at a time without replacement with weight
+    ``alpha ** index + 1e-6`` (SPEC 6 step 1): the caller stops drawing once it has its samples.
+
+    Each draw consumes ``rng`` the same way whatever came before it was used for, so the first ``k``
+    indices are those of drawing ``k`` up front.
+    """
     remaining = list(range(n))
-    picks: list[int] = []
-    for _ in range(min(k, n)):
-        weights = [alpha**i + 1e-6 for i in remaining]
-        c = rng.choices(remaining, weights=weights)[0]
-        picks.append(c)
+    while remaining:
+        c = rng.choices(remaining, weights=[alpha**i + 1e-6 for i in remaining])[0]
         remaining.remove(c)
-    return picks
+        yield c
 
 
 async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, c: int, *, record_id: str,
@@ -52,8 +54,9 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
     """The sample for ``current = series.versions[c]``, or ``None`` when SPEC 6 says to skip the draw.
 
     ``roles`` has attributes ``judge``, ``instruction`` and ``chat``. The draw's own RNG comes from
-    (seed, data_type, record_id, c), so LLM outcomes never shift other draws. Skips are counted as
-    ``skipped.<reason>`` in ``stats``.
+    (seed, data_type, record_id, c), so LLM outcomes never shift other draws. A skipped draw is counted
+    as ``draws.skipped.<reason>`` in ``stats`` (``blank_current``, ``no_history``, ``no_candidate_change``,
+    ``instruction_failed``, ``judge_failed``).
     """
     rng = derive_rng(seed, data_type, record_id, "draw", c)
     sample_seed = derive_seed(seed, data_type, record_id, c)
@@ -61,15 +64,15 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
     use_user = rng.random() < params.use_user_prob
     current, final, lang = series.versions[c], series.final, series.lang
     if c == 0 and not current.strip() and not use_user:
-        stats.add("skipped.blank_current")
+        stats.add("draws.skipped.blank_current")
         return None
     history = list(series.versions[:c]) if use_history else []
     if use_history and not history:
-        stats.add("skipped.no_history")
+        stats.add("draws.skipped.no_history")
         return None
     blocks, diff_final = edit_blocks_and_diff(current, final)  # one line diff for both (SPEC 3, SPEC 2)
     if not blocks:
-        stats.add("skipped.no_candidate_change")
+        stats.add("draws.skipped.no_candidate_change")
         return None
     models: set[str] = set()
     history_diffs = series.revision_diffs(c) if history else ()  # shared by every role's query
@@ -87,7 +90,7 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
             res = await engine.ask(roles.instruction, ChangeQuery(replace(view, **ctx), diff_final), sample_seed,
                                    stats=stats)
             if not res.ok:
-                stats.add("skipped.instruction_failed")
+                stats.add("draws.skipped.instruction_failed")
                 return None
             user, _ = res.value, models.add(res.model)
         next_code = final
@@ -97,7 +100,7 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         changes = tuple(block_diff(lines, b) for b in blocks)
         res = await engine.ask(roles.judge, JudgeQuery(view, changes), sample_seed, stats=stats)
         if not res.ok:
-            stats.add("skipped.judge_failed")
+            stats.add("draws.skipped.judge_failed")
             return None
         models.add(res.model)
         next_code = apply_blocks(current, [b for b, keep in zip(blocks, res.value, strict=True) if keep], lines)

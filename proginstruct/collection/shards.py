@@ -1,4 +1,4 @@
-"""Splitting a collection over machines and merging the parts back (issue 7).
+"""Splitting a collection over machines and merging the parts back (docs/models-and-scale.md).
 
 ``--shard k/n`` (params.yaml ``collect.shard``) keeps the input records whose id falls in part ``k`` of
 ``n``: part ``1 + (first 8 bytes of SHA-256(record id)) mod n``, the same on every machine and for any

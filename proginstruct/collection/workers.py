@@ -1,9 +1,9 @@
-"""One collection run split over local worker processes (issue 7): ``collect.workers`` / ``--workers n``.
+"""One collection run split over local worker processes: ``collect.workers`` / ``--workers n``.
 
 One process spends about 2 ms of CPU per request, two thirds of it inside the openai client, so on one
 core it tops out near 500 requests/s: fine for real model servers (512 requests in flight at 2 s latency
 are 256 requests/s), short of a fleet of fast ones. ``workers: n`` runs the collection in n processes
-(bench/README.md#scale: on a 2-core machine shared with the simulator, 2 workers raised the rate by 12-17 %
+(docs/benchmarks.md, scale: on a 2-core machine shared with the simulator, 2 workers raised the rate by 12-17 %
 with the simulator instant from 10,000 records on, not at 1 s latency, at 0.2-0.6 ms more CPU per request):
 
 - worker j (1-based) takes part j of n of the run's records by record id, nested inside the run's own
@@ -17,7 +17,8 @@ with the simulator instant from 10,000 records on, not at 1 s latency, at 0.2-0.
   error is raised in the parent (a :class:`~proginstruct.errors.UserError` as the worker raised it).
 
 Workers are forked when the parent has a single thread (no re-import, about 1 s of CPU saved per worker),
-else spawned.
+else spawned. The collection itself comes in as a callable (``run_collection``, from
+:mod:`proginstruct.collection.collect`, which imports this module; not the other way round).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import multiprocessing.connection
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +101,10 @@ class SharedProgress:
             self.written.value += records
 
 
-def _child(conn: multiprocessing.connection.Connection, kwargs: dict[str, Any]) -> None:
-    from .collect import run_collection
-
+def _child(conn: multiprocessing.connection.Connection, run: Callable[..., Stats],
+           kwargs: dict[str, Any]) -> None:
     try:
-        stats = run_collection(**kwargs)
+        stats = run(**kwargs)
         conn.send(("ok", dict(stats)))
     except UserError as e:
         conn.send(("user_error", e))  # BadRecord and UserError pickle with their message
@@ -116,18 +117,21 @@ def _child(conn: multiprocessing.connection.Connection, kwargs: dict[str, Any]) 
         conn.close()
 
 
-def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *,
+def run_in_workers(run: Callable[..., Stats], kwargs: dict[str, Any], shard: Shard | None, n: int, *,
                    total: int | None = None, stats_out: Stats | None = None) -> Stats:
-    """Run ``run_collection(**kwargs)`` split over ``n`` worker processes and merge their outputs.
+    """Run ``run(**kwargs)`` split over ``n`` worker processes and merge their outputs.
 
-    ``kwargs`` are ``run_collection``'s (``shard`` and ``workers`` excluded; ``shard`` is the run's part,
-    parsed). Progress is one bar on stderr for the whole run (``total`` input records, ``None`` when
-    unknown; records resumed from the workers' checkpoints shown as already done), fed by a
-    :class:`SharedProgress`; the workers draw none. Returns the sum of the workers' counters
-    (``session.max_in_flight`` is then the sum of their maxima). Raises :class:`UserError` as a worker
-    raised it, ``RuntimeError`` for a worker that failed otherwise or died (exit code named); the
-    workers' checkpoints are kept for a resume with the same ``n``, and ``stats_out`` (when given) gets
-    the counters of the records they wrote. On success ``stats_out`` gets the returned counters.
+    ``run`` is :func:`proginstruct.collection.collect.run_collection` (a module-level function, so that a
+    spawned worker can unpickle it); ``kwargs`` are its arguments (``shard`` and ``workers`` excluded;
+    ``shard`` is the run's part, parsed). Each worker calls ``run`` with its own ``output_path``,
+    ``llm_params``, ``shard``, ``_worker`` and ``_progress``. Progress is one bar on stderr for the whole
+    run (``total`` input records, ``None`` when unknown; records resumed from the workers' checkpoints
+    shown as already done), fed by a :class:`SharedProgress`; the workers draw none. Returns the sum of
+    the workers' counters (``session.max_in_flight`` is then the sum of their maxima). Raises
+    :class:`UserError` as a worker raised it, ``RuntimeError`` for a worker that failed otherwise or died
+    (exit code named); the workers' checkpoints are kept for a resume with the same ``n``, and
+    ``stats_out`` (when given) gets the counters of the records they wrote. On success ``stats_out`` gets
+    the returned counters.
     """
     ReplyCache(kwargs["llm_params"]["cache_path"]).close()  # create the file and its WAL mode once, here
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
@@ -142,7 +146,8 @@ def run_in_workers(kwargs: dict[str, Any], shard: Shard | None, n: int, *,
         recv, send = ctx.Pipe(duplex=False)
         kw = {**kwargs, "output_path": str(parts[j - 1]), "llm_params": llm, "shard": f"{k}/{m}",
               "_worker": (j, n), "_progress": progress}
-        proc = ctx.Process(target=_child, args=(send, kw), name=f"proginstruct-collect-{j}of{n}", daemon=True)
+        proc = ctx.Process(target=_child, args=(send, run, kw), name=f"proginstruct-collect-{j}of{n}",
+                           daemon=True)
         proc.start()
         send.close()
         procs[recv] = (j, proc)

@@ -1,4 +1,4 @@
-"""Training-ready output (issue 5, SPEC 8): merging the sources and the WF / LC / SR conversation formats.
+"""Training-ready output (SPEC 8, docs/formats.md): merging the sources and the WF / LC / SR conversation formats.
 
 - :mod:`.tokens`    the special tokens of SPEC 8
 - :mod:`.fences`    fenced blocks that always parse back exactly (SPEC 2 fences, longer when the code needs it)

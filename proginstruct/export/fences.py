@@ -16,6 +16,13 @@ from ..text import split_lines
 _OPEN = re.compile(r"(`{3,})([^`]*)")
 
 
+def fence_in_code(code: str) -> bool:
+    """Whether a line of ``code`` starts with ```` ``` ````. The fences written here still parse back
+    (:func:`fence_marker`), but a parser that ends a block at the first ```` \n``` ```` cannot read such
+    code back, whatever the writer does (SPEC 8)."""
+    return code.startswith("```") or "\n```" in code
+
+
 def fence_marker(lines: list[str]) -> str:
     """The backtick run that fences ``lines``: at least 3, longer than any run that starts a line."""
     longest = 2

@@ -1,4 +1,4 @@
-"""The merge stage (issue 5): every source's final samples -> one deduplicated dataset.
+"""The merge stage (docs/formats.md): every source's final samples -> one deduplicated dataset.
 
 Inputs are read in the order given, records in file order (stable order); the first copy of a sample
 is kept and later exact duplicates are dropped. Two samples are duplicates when their SPEC 0 fields

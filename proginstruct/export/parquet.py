@@ -1,4 +1,4 @@
-"""The typed Parquet layout of samples (issue 5: ``programming_instruct.parquet``, written with Polars).
+"""The typed Parquet layout of samples (``programming_instruct.parquet``, written with Polars).
 
 One row per sample, columns:
 

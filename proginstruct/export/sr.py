@@ -14,12 +14,16 @@ most ``merge_gap`` (2) unchanged lines apart, then widen each change by one unch
 above and below alternately (merging again whenever two changes come that close), until
 
 - the search and the replacement each hold at least one line (so whole-line insertions and deletions
-  carry their newlines and the text-level splice is exact), and
+  carry their newlines and the text-level splice is exact),
+- the first and the last line of the search text are neither blank nor ``...`` (surrounding whitespace
+  ignored), unless it is the first / last line of the old text (SPEC 8): fuzzy matchers anchor on those
+  lines, skip a ``...`` line, and cannot tell blank lines apart, and
 - the search text occurs exactly once in the old text (overlapping occurrences counted), and, with
   ``unique_replace``, the replacement occurs exactly once in the new text, which makes the edit
   reversible (used for history turns, so every earlier snapshot can be rebuilt from the current code).
 
-Widening always terminates: at worst the change is the whole text, which occurs once in itself.
+A change with a bad first (last) line widens upwards (downwards) first. Widening always terminates: at
+worst the change is the whole text, which occurs once in itself and has no line beyond either end.
 """
 
 from __future__ import annotations
@@ -55,9 +59,15 @@ def sr_edits(old: str, new: str, merge_gap: int = 2, unique_replace: bool = Fals
     # [s, e, t, u, widened]: la[s:e] -> lb[t:u]; ``widened`` counts the lines of context added
     changes = [[*r, 0] for r in change_runs(la, lb)]
 
+    def weak_top(c: list[int]) -> bool:  # a first line to widen past
+        return c[0] > 0 and (c[1] == c[0] or weak_anchor(la[c[0]]))
+
+    def weak_bottom(c: list[int]) -> bool:  # a last line to widen past
+        return c[1] < len(la) and (c[1] == c[0] or weak_anchor(la[c[1] - 1]))
+
     def ok(c: list[int]) -> bool:
         s, e, t, u, _ = c
-        if e == s or u == t:
+        if e == s or u == t or weak_top(c) or weak_bottom(c):
             return False
         if occurrences(old, "\n".join(la[s:e])) != 1:
             return False
@@ -72,7 +82,8 @@ def sr_edits(old: str, new: str, merge_gap: int = 2, unique_replace: bool = Fals
             continue
         if c[0] == 0 and c[1] == len(la):  # pragma: no cover - the whole text occurs once in itself
             raise RuntimeError("search-and-replace widening reached the whole text without a unique match")
-        if (c[4] % 2 == 0 and c[0] > 0) or c[1] == len(la):  # one line above, then below, alternately
+        if weak_top(c) or (not weak_bottom(c) and ((c[4] % 2 == 0 and c[0] > 0) or c[1] == len(la))):
+            # past a weak first line, else one line above, then below, alternately
             c[0] -= 1
             c[2] -= 1
         else:
@@ -85,6 +96,12 @@ def sr_edits(old: str, new: str, merge_gap: int = 2, unique_replace: bool = Fals
         while i + 1 < len(changes) and changes[i + 1][0] - changes[i][1] <= merge_gap:
             changes[i : i + 2] = [_union(changes[i], changes[i + 1])]
     return [SearchReplace("\n".join(la[s:e]), "\n".join(lb[t:u])) for s, e, t, u, _ in changes]
+
+
+def weak_anchor(line: str) -> bool:
+    """Whether ``line`` cannot anchor a search text: blank, or ``...`` (surrounding whitespace ignored),
+    which fuzzy matchers read as "more code here" (SPEC 8)."""
+    return line.strip() in ("", "...")
 
 
 def _merge_close(changes: list[list[int]], gap: int) -> list[list[int]]:

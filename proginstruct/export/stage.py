@@ -1,9 +1,12 @@
-"""The export stage (issue 5, SPEC 8): the merged dataset -> ``<out_dir>/{wf,lc,sr}.jsonl``.
+"""The export stage (SPEC 8, docs/formats.md): the merged dataset -> ``<out_dir>/{wf,lc,sr}.jsonl``.
 
 Each output line is ``{"id": str | null, "source": str | null, "conversation": [{"role", "content"}, ...]}``
 in dataset order. A sample whose code, instruction or chat already contains one of the special tokens
 is skipped (it could not be parsed back, and a tokenizer would read the text as a control token) and
 counted as ``skipped.special_token``; a malformed sample stops the stage with its file and index.
+An exported sample whose current or next code has a line starting with ```` ``` ```` is counted as
+``harness_unreadable.fence_in_code``: kept, since our own parsers read it back exactly, but parsers that
+end a fenced block at the first such line (CursorCore's evaluation harness) cannot (SPEC 8).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ..area.stage import check_sample
 from ..errors import BadRecord, UserError
 from ..records import atomic_write_json, write_records
 from ..stats import Stats
+from .fences import fence_in_code
 from .formats import FORMATS, conversation
 from .location import loc_problem
 from .merge import read_samples
@@ -55,13 +59,14 @@ def run_export(input_path: str | os.PathLike, out_dir: str | os.PathLike,
     """Write ``<out_dir>/<fmt>.jsonl`` for every format of ``formats`` (each atomically, one pass each).
 
     Returns counters ``samples``, ``exported.<fmt>`` (conversations written), ``turns.<fmt>`` (turns
-    written) and ``skipped.special_token``; with ``metrics_path`` also writes them as metrics JSON.
+    written), ``skipped.special_token`` and ``harness_unreadable.fence_in_code`` (exported samples, see the
+    module docstring); with ``metrics_path`` also writes them as metrics JSON.
     Raises :class:`UserError` for an unknown format or an unreadable input, :class:`BadRecord` for a bad sample.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UserError(f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    stats = Stats({"samples": 0, "skipped.special_token": 0})
+    stats = Stats({"samples": 0, "skipped.special_token": 0, "harness_unreadable.fence_in_code": 0})
     for n, fmt in enumerate(formats):
         stats[f"exported.{fmt}"] = 0
         stats[f"turns.{fmt}"] = 0
@@ -72,6 +77,8 @@ def run_export(input_path: str | os.PathLike, out_dir: str | os.PathLike,
                 if first:
                     stats.add("samples")
                     stats.add("skipped.special_token", 0 if ok else 1)
+                    if ok and (fence_in_code(sample["current"]["code"]) or fence_in_code(sample["next"]["code"])):
+                        stats.add("harness_unreadable.fence_in_code")
                 if not ok:
                     continue
                 conv = conversation(sample, fmt)

@@ -4,7 +4,7 @@ Keyed by SHA-256 of the canonical JSON of (model, messages, sampling params, att
 rerun with unchanged prompts sends no request, and a re-ask after a rejected reply (attempt + 1)
 is a new key. The file lives outside DVC outputs, because DVC deletes a stage's outs before running it.
 
-Writes are grouped (issue 7): inside an event loop, :meth:`ReplyCache.put` keeps the row in memory and
+Writes are grouped (docs/reproducibility.md): inside an event loop, :meth:`ReplyCache.put` keeps the row in memory and
 commits every row put in the last ``flush_interval`` seconds in one transaction (at most
 ``flush_rows`` rows wait), instead of one transaction per reply, which cost about 0.1 ms of CPU per
 request. A process killed with SIGKILL thus loses at most the replies of its last 0.1 s; records already

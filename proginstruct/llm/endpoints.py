@@ -1,4 +1,4 @@
-"""The endpoints of one model (SPEC 10): spread requests, take failing endpoints out for a cooldown.
+"""The endpoints of one model (docs/models-and-scale.md): spread requests, take failing endpoints out for a cooldown.
 
 An :class:`EndpointPool` holds the base URLs of one model of the map. :meth:`EndpointPool.choose` gives
 the usable endpoint with the fewest requests in flight (ties rotate). Outcomes come back through

@@ -1,4 +1,4 @@
-"""One async engine for every model call (SPEC 5, 10, 11).
+"""One async engine for every model call (SPEC 5, 10, 11; docs/models-and-scale.md).
 
 It owns I/O: picks a model of the map per role call (seeded), sends through the official ``openai``
 client to one of the model's endpoints (:mod:`proginstruct.llm.endpoints`) within the global and
@@ -30,8 +30,15 @@ parsed by orjson: the same bytes as ``chat.completions.create`` would send (same
 UTF-8), without its per-request parameter transformation and pydantic models (about 5 ms of CPU per
 request on 10 KB prompts, four times the HTTP work itself).
 
+Batch mode (``llm.mode: batch``, docs/models-and-scale.md "Batch inference"): a request whose reply is
+not cached is handed to the engine's ``pending`` sink (:class:`~proginstruct.llm.batch.BatchQueue`), which
+queues the very body an online request would send and raises :class:`~proginstruct.llm.batch.Pending`;
+the record waits for the next round. ``llm.mode: estimate`` counts the requests instead
+(:class:`~proginstruct.llm.batch.EstimateSink`).
+
 Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries included),
-``requests.cache_hits``, ``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
+``requests.cache_hits``, ``requests.batched`` (cached replies that a batch job of this run brought),
+``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
 ``errors.<role>.<kind>`` (a role call failed because the server refused the request: ``bad_request``,
 ``status_413``, ``status_422``), ``faults.<kind>`` (every transport fault seen, retried or not:
@@ -56,10 +63,21 @@ from ..errors import UserError
 from ..ranges import check_params
 from ..seeding import derive_seed
 from ..stats import Stats
+from .batch import MODES, BatchQueue, EstimateSink
 from .cache import ReplyCache, cache_key
-from .endpoints import MALFORMED_HINT, Endpoint, EndpointPool, parse_retry_after
+from .endpoints import Endpoint, EndpointPool
+from .faults import (
+    Fault,
+    Refused,
+    TransportStop,
+    connection_fault,
+    malformed_fault,
+    status_fault,
+    stop_message,
+)
 from .limits import PRIORITY, Flow, ModelLimits, PrioritySemaphore, estimate_tokens
 from .model_map import ModelEntry, ModelMap
+from .wire import REFUSE, STOP, WAIT, MalformedCompletion, parse_completion
 
 try:  # the installed openai client is built on httpx2 (httpx's successor); plain httpx works the same way
     import httpx2 as httpx
@@ -69,7 +87,6 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 # the order chat.completions.create serializes a body in (so cassettes and server-side hashes agree)
 _BODY_ORDER = ("frequency_penalty", "max_tokens", "presence_penalty", "seed", "temperature", "top_p")
-_FATAL_STATUS = {401: "a wrong API key", 403: "no permission", 404: "an unknown model or base URL"}
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
 
 
@@ -89,41 +106,9 @@ class RoleResult:
         return self.model is not None
 
 
-class _Refused(Exception):
-    """The server refused this request itself (HTTP 400, 413, 422; not cached): the role call fails."""
-
-    def __init__(self, kind: str):
-        super().__init__(kind)
-        self.kind = kind
-
-
-class TransportStop(UserError):
-    """The run stops: a transport fault outlasted the retry budget, or the server answered in a way
-    no retry can fix. One line naming the model map, the model, the endpoint and the last error; the
-    checkpoint and the reply cache are kept, so the next run resumes."""
-
-
-# what a request can do about a fault (``_Fault.action``)
-RETRY, WAIT, REFUSE, STOP = "retry", "wait", "refuse", "stop"
-
-
-@dataclass(frozen=True, slots=True)
-class _Fault:
-    """One failed HTTP exchange: ``kind`` (a ``faults.*`` name), the ``action`` it calls for
-    (:data:`RETRY` within ``max_retries``, :data:`WAIT` for a 429, :data:`REFUSE` the role call,
-    :data:`STOP` the run), the server's ``retry_after`` (429), ``refused`` (no connection at all), a
-    ``detail`` for messages."""
-
-    kind: str
-    action: str = RETRY
-    retry_after: float | None = None
-    refused: bool = False
-    detail: str = ""
-
-
 @dataclass(frozen=True)
 class EngineOptions:
-    """Transport settings (the ``llm`` params). Seconds for times.
+    """Transport settings (the ``llm`` params, docs/parameters.md). Seconds for times.
 
     ``concurrency``: most requests in flight overall (``num_proc``); ``max_retries``: retries of one
     request after transport faults before the run stops (a 429 and a refused connection do not count:
@@ -134,6 +119,9 @@ class EngineOptions:
     ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none);
     ``limit_share``: this process's share of every per-model limit, the map's included (``1 / workers``
     in each worker process of :mod:`proginstruct.collection.workers`; an in-flight limit rounds up).
+    ``mode``: ``online`` (requests sent one by one), ``batch`` (rounds of batch jobs) or ``estimate``
+    (nothing sent, requests counted); ``batch_poll``: first wait between two polls of a batch job,
+    doubling up to 60 s.
     """
 
     concurrency: int = 512
@@ -148,6 +136,8 @@ class EngineOptions:
     model_rpm: float = 0.0
     model_tpm: float = 0.0
     limit_share: float = 1.0
+    mode: str = "online"
+    batch_poll: float = 5.0
 
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> EngineOptions:
@@ -167,6 +157,8 @@ class EngineOptions:
             raise UserError(f"llm.limit_share must be in (0, 1], got {opts.limit_share}")
         if opts.http_transport not in ("aiohttp", "httpx"):
             raise UserError(f"llm.http_transport must be 'aiohttp' or 'httpx', got {opts.http_transport!r}")
+        if opts.mode not in MODES:
+            raise UserError(f"llm.mode / --mode must be one of {', '.join(MODES)}, got {opts.mode!r}")
         return opts
 
 
@@ -203,6 +195,17 @@ class Engine:
             self.limits[e.name] = ModelLimits.build(math.ceil(in_flight * share), rpm * share, tpm * share)
         self.in_flight = 0
         self.max_in_flight = 0
+        # where a request whose reply is not cached goes in batch / estimate mode (None: sent online)
+        self.pending: BatchQueue | EstimateSink | None = None
+        if o.mode == "batch":
+            self.pending = BatchQueue(model_map, cache, o)
+        elif o.mode == "estimate":
+            self.pending = EstimateSink()
+
+    @property
+    def batch(self) -> BatchQueue | None:
+        """The batch queue in batch mode, else ``None``."""
+        return self.pending if isinstance(self.pending, BatchQueue) else None
 
     @classmethod
     def from_params(cls, llm_params: dict[str, Any], stats: Stats | None = None, *, quiet: bool = False) -> Engine:
@@ -227,7 +230,7 @@ class Engine:
         if ep.client is None:
             o = self.options
             if entry.simulated:
-                from .simulator import simulator_http_client
+                from ..simulator.transport import simulator_http_client
 
                 ep.client = openai.AsyncOpenAI(base_url="http://simulator.invalid/v1", api_key="simulator",
                                                http_client=simulator_http_client(), max_retries=0)
@@ -244,7 +247,9 @@ class Engine:
         return ep.client
 
     async def aclose(self) -> None:
-        """Close HTTP clients and the cache."""
+        """Close HTTP clients, the batch queue's and the cache."""
+        if self.batch is not None:
+            await self.batch.aclose()
         for pool in self.pools.values():
             for ep in pool.endpoints:
                 if ep.client is not None:
@@ -261,9 +266,28 @@ class Engine:
             for counts in pool.summary().values():
                 st["session.endpoints.cooldowns"] += counts.get("cooldowns", 0)
                 st["session.endpoints.paused"] += counts.get("paused", 0)
+        if self.batch is not None:
+            st.merge([self.batch.stats])
         return st
 
     # ------------------------------------------------------------------ asking
+    def request(self, entry: ModelEntry, messages: list[dict], seed: int, role: str,
+                attempt: int) -> tuple[str, bytes]:
+        """``(cache key, request body)`` of one attempt of a role call: the one place a request is built,
+        for online requests and batch lines alike (so both send the same bytes and cache the reply under
+        the same key).
+
+        ``seed`` is the sample's seed; the body's ``seed`` field derives from (seed, role, attempt) and is
+        not part of the key. The body is compact JSON in the key order ``chat.completions.create`` sends.
+        """
+        key = cache_key(entry.name, messages, self.sampling, attempt)
+        req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
+        body = {"model": entry.name, "messages": messages}
+        params = {**self.sampling, "seed": req_seed}
+        for k in _BODY_ORDER:
+            body[k] = params[k]
+        return key, orjson.dumps(body)
+
     async def ask(self, role: Any, query: Any, seed: int, stats: Stats | None = None) -> RoleResult:
         """Ask ``role`` about ``query``: up to ``max_try`` attempts, each a cached reply or a new request.
 
@@ -274,26 +298,30 @@ class Engine:
         (``RoleResult.value is None``); raises :class:`TransportStop` (a :class:`UserError`) when a
         transport fault outlasts ``max_retries`` or cannot be retried, and :class:`UserError` for a
         configuration problem no retry can fix (wrong key, unknown model, every endpoint of a model down
-        for ``down_timeout``). A 429 never fails a call: it waits.
+        for ``down_timeout``). A 429 never fails a call: it waits. In batch and estimate modes a reply
+        that is not cached raises :class:`~proginstruct.llm.batch.Pending` (the request is queued for the
+        round's batch jobs, or counted); a batch line the back end refused fails the call as a refused
+        online request does.
         """
         st = self.stats if stats is None else stats
         name = role.name
         st.add(f"roles.{name}.calls")
         messages = role.messages(query)
-        seed0 = derive_seed(seed, name, 0)  # the model pick and the first request's seed
-        entry = self.model_map.pick(seed0)
+        entry = self.model_map.pick(derive_seed(seed, name, 0))  # once per call: every attempt asks it
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
-            key = cache_key(entry.name, messages, self.sampling, attempt)
+            key, body = self.request(entry, messages, seed, name, attempt)
             reply = self.cache.get(key)
             if reply is not None:
-                st.add("requests.cache_hits")
+                batch = self.batch
+                st.add("requests.batched" if batch is not None and key in batch.received else "requests.cache_hits")
             else:
-                req_seed = (seed0 if attempt == 0 else derive_seed(seed, name, attempt)) & 0x7FFFFFFF
                 try:
-                    reply = await self._request_once(entry, messages, req_seed, key, st)
-                except _Refused as f:
+                    if self.pending is not None:
+                        raise Refused(self.pending.need(entry, key, body, name))  # or Pending
+                    reply = await self._request_once(entry, body, key, st)
+                except Refused as f:
                     st.add(f"errors.{name}.{f.kind}")
                     st.add(f"roles.{name}.failed")
                     return RoleResult(None, None, attempt + 1, f"error.{f.kind}")
@@ -309,8 +337,7 @@ class Engine:
         st.add(f"roles.{name}.failed")
         return RoleResult(None, None, self.max_try, reason)
 
-    async def _request_once(self, entry: ModelEntry, messages: list[dict], seed: int, key: str,
-                            st: Stats) -> dict[str, Any]:
+    async def _request_once(self, entry: ModelEntry, body: bytes, key: str, st: Stats) -> dict[str, Any]:
         """Send one request unless the same key is already in flight; cache and return the reply."""
         fut = self._inflight.get(key)
         if fut is not None:
@@ -319,11 +346,7 @@ class Engine:
         fut = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            body = {"model": entry.name, "messages": messages}
-            params = {**self.sampling, "seed": seed}
-            for k in _BODY_ORDER:
-                body[k] = params[k]
-            reply = await self._send(entry, orjson.dumps(body), st)
+            reply = await self._send(entry, body, st)
             self.cache.put(key, entry.name, reply)
             fut.set_result(reply)
             return reply
@@ -336,7 +359,7 @@ class Engine:
 
     async def _send(self, entry: ModelEntry, body: bytes, st: Stats) -> dict[str, Any]:
         """POST ``body`` to an endpoint of ``entry`` until a reply; raises :class:`TransportStop` when a
-        fault outlasts the retry budget, ``_Refused`` when the server refuses the request itself."""
+        fault outlasts the retry budget, ``Refused`` when the server refuses the request itself."""
         pool, limits = self.pools[entry.name], self.limits[entry.name]
         estimate = estimate_tokens(body)
         priority = PRIORITY.get()
@@ -381,7 +404,7 @@ class Engine:
                 self._sem.release()
                 if slot is not None:
                     slot.release()
-            if not isinstance(result, _Fault):
+            if not isinstance(result, Fault):
                 reply, prompt, completion = result
                 pool.succeeded(ep)
                 if limits.tokens is not None:
@@ -397,29 +420,16 @@ class Engine:
                 continue
             pool.failed(ep, fault.kind, fault.detail, refused=fault.refused)
             if fault.action == REFUSE:
-                raise _Refused(fault.kind)
+                raise Refused(fault.kind)
             if fault.action == STOP:
-                raise TransportStop(self._stop_message(entry, ep, fault, None))
+                raise TransportStop(stop_message(self.model_map.path, entry.name, ep.url, fault, None))
             if fault.refused:
                 continue  # the endpoint is in cooldown now; the pool and down_timeout bound these
             retries += 1
             if retries > self.options.max_retries:
-                raise TransportStop(self._stop_message(entry, ep, fault, retries - 1))
+                raise TransportStop(stop_message(self.model_map.path, entry.name, ep.url, fault, retries - 1))
             base = self.options.retry_backoff * 2 ** (retries - 1)
             await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
-
-    def _stop_message(self, entry: ModelEntry, ep: Endpoint, fault: _Fault, retries: int | None) -> str:
-        """The one line of a :class:`TransportStop`: model map, model, endpoint, last error, what to do."""
-        where = f'{self.model_map.path}: model "{entry.name}" at {ep.url}'
-        last = f"{fault.kind}: {fault.detail}" if fault.detail else fault.kind
-        if fault.kind == "malformed_response":
-            last += f" ({MALFORMED_HINT})"
-        if retries is None:
-            return (f"{where} answered {fault.detail or fault.kind}; the run stopped (checkpoint and reply cache "
-                    "kept): fix the request or the server, then run the same command again to resume")
-        return (f"{where}: a request failed {retries + 1} times (llm.max_retries {retries}); last error: {last}; "
-                "the run stopped (checkpoint and reply cache kept): run the same command again to resume "
-                "once the server answers, or raise llm.max_retries")
 
     async def _wait_for_endpoint(self, pool: EndpointPool) -> None:
         """Return when some endpoint of ``pool`` is usable; raise ``UserError`` when down too long."""
@@ -429,74 +439,16 @@ class Engine:
             await asyncio.sleep(min(wait, 0.25))
 
     async def _post(self, entry: ModelEntry, ep: Endpoint,
-                    body: bytes) -> tuple[dict[str, Any], int, int] | _Fault:
+                    body: bytes) -> tuple[dict[str, Any], int, int] | Fault:
         """One HTTP exchange: ``(reply, prompt tokens, completion tokens)`` or the fault."""
         client = self._client(entry, ep)
         try:
             raw = await client.post("/chat/completions", cast_to=bytes, content=body)  # JSON content type by default
         except openai.APIStatusError as e:
-            return _status_fault(e)
+            return status_fault(e)
         except openai.APIConnectionError as e:  # APITimeoutError included
-            cause = str(e.__cause__ or e)
-            detail = cause.splitlines()[0][:160] if cause else type(e).__name__
-            if _connect_failure(e):  # (the aiohttp transport reports a refused connection as a timeout)
-                return _Fault("refused", refused=True, detail=detail)
-            if isinstance(e, openai.APITimeoutError):
-                return _Fault("timeout", detail="no reply within llm.request_timeout")
-            return _Fault("connection", detail=detail)
+            return connection_fault(e)
         try:
-            data = orjson.loads(raw)
-            choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
-            if not isinstance(text, str):
-                raise TypeError("content is not a string")
-            usage = data.get("usage") or {}
-            prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
-            return _Fault("malformed_response", detail=f"HTTP 200 with a body that is not a chat completion "
-                          f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})")
-        return {"text": text, "finish_reason": choice.get("finish_reason") or ""}, prompt, completion
-
-
-#: HTTP statuses that refuse one request (its prompt), not the server: the role call fails (SPEC 5)
-_REFUSED_STATUS = {400: "bad_request", 413: "status_413", 422: "status_422"}
-
-
-def _status_fault(e: openai.APIStatusError) -> _Fault:
-    code = e.status_code
-    detail = f"{code} ({_short(e)})"
-    if code in _FATAL_STATUS:
-        return _Fault(f"status_{code}", STOP, detail=f"{detail}: {_FATAL_STATUS[code]}; check its \"api\" key, "
-                      "the model name and the base URL")
-    if code == 429:
-        if _quota_exhausted(e):  # a billing quota, not a rate: waiting would never end
-            return _Fault("rate_limited", STOP, detail=f"{detail}: the account's quota is used up")
-        return _Fault("rate_limited", WAIT, retry_after=parse_retry_after(e.response.headers), detail=detail)
-    if code >= 500 or code in (408, 409):
-        return _Fault("server_error" if code >= 500 else f"status_{code}", RETRY, detail=detail)
-    if code in _REFUSED_STATUS:
-        return _Fault(_REFUSED_STATUS[code], REFUSE, detail=detail)
-    return _Fault(f"status_{code}", STOP, detail=detail)
-
-
-def _quota_exhausted(e: openai.APIStatusError) -> bool:
-    """True for OpenAI's 429 ``insufficient_quota`` (the account's credit is spent)."""
-    err = e.body if isinstance(e.body, dict) else {}  # the client's body is the "error" object
-    err = err["error"] if isinstance(err.get("error"), dict) else err
-    return "insufficient_quota" in (str(err.get("code")), str(err.get("type")), str(getattr(e, "code", "")))
-
-
-def _connect_failure(e: openai.APIConnectionError) -> bool:
-    """True when no connection could be opened at all (refused, unresolvable, connect timeout): the
-    endpoint is down, not one request."""
-    cause = e.__cause__
-    while cause is not None:
-        if type(cause).__name__ in ("ConnectError", "ConnectTimeout"):
-            return True
-        cause = cause.__cause__
-    return False
-
-
-def _short(e: openai.APIStatusError) -> str:
-    msg = str(getattr(e, "message", e)).splitlines()[0] if str(e) else ""
-    return msg[:160]
+            return parse_completion(orjson.loads(raw))
+        except (orjson.JSONDecodeError, MalformedCompletion) as e:
+            return malformed_fault(e)

@@ -1,4 +1,4 @@
-"""Garbage-collector settings for the request loop (issue 7).
+"""Garbage-collector settings for the request loop (docs/benchmarks.md).
 
 A collection run keeps thousands of records, tasks and replies alive at once on top of the openai and
 pydantic modules' millions of long-lived objects. With CPython's default thresholds (700, 10, 10) the

@@ -1,4 +1,4 @@
-"""Admission of requests (SPEC 10): per-model limits, the global in-flight bound, oldest record first.
+"""Admission of requests (docs/models-and-scale.md): per-model limits, the global in-flight bound, oldest record first.
 
 Three kinds of limit, each of which can make a request wait:
 

@@ -4,7 +4,7 @@ The user's format keeps working::
 
     {"<model name>": {"base": "http://127.0.0.1:10086/v1", "api": "sk-xxx"}}
 
-Backwards-compatible extensions (SPEC 10, issue 7):
+Backwards-compatible extensions (SPEC 10; docs/models-and-scale.md):
 
 - ``"api_env": "VAR"`` reads the key from an environment variable (used when ``api`` is absent or empty);
 - ``"base": ["http://10.0.0.1:10086/v1", "http://10.0.0.2:10086/v1"]``: several endpoints serving the
@@ -13,7 +13,9 @@ Backwards-compatible extensions (SPEC 10, issue 7):
 - ``"max_in_flight"``, ``"rpm"``, ``"tpm"``: this model's limits (requests in flight, requests per minute,
   tokens per minute; 0 = none), overriding ``llm.model_max_in_flight`` / ``model_rpm`` / ``model_tpm``;
 - ``"base": "simulator"`` selects the built-in simulated model, answered in-process with no socket
-  (``proginstruct.llm.simulator``).
+  (:mod:`proginstruct.simulator.transport`);
+- ``"batch": {...}``: how ``llm.mode: batch`` runs this model's requests (:class:`BatchSpec`): the Batch
+  API of its (first) base URL, or a local ``"command"`` such as ``vllm run-batch``.
 """
 
 from __future__ import annotations
@@ -33,11 +35,47 @@ LIMIT_KEYS = ("max_in_flight", "rpm", "tpm")
 
 
 @dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """A model entry's ``"batch"`` object (docs/models-and-scale.md "Batch inference").
+
+    ``command``: a local command run once per input file, ``{input}``, ``{output}`` and ``{model}``
+    replaced by the input file, the output file and the model name (split into arguments like a shell
+    line, no shell involved); ``""`` = the Batch API of the model's first base URL, with
+    ``completion_window`` (the API's ``"24h"``). ``max_lines`` and ``max_bytes`` split the input files
+    (the Batch API's limits: 50,000 lines, 200 MB).
+    """
+
+    command: str = ""
+    completion_window: str = "24h"
+    max_lines: int = 50_000
+    max_bytes: int = 200_000_000
+
+    @classmethod
+    def parse(cls, path: str | os.PathLike, name: str, raw: object) -> BatchSpec:
+        """Validate an entry's ``"batch"`` value; :class:`UserError` naming the file and model when bad."""
+        where = f'{path}: model "{name}": "batch"'
+        if not isinstance(raw, dict) or set(raw) - {"command", "completion_window", "max_lines", "max_bytes"}:
+            raise UserError(f'{where} must be an object with "command" or "completion_window" (and optionally '
+                            f'"max_lines", "max_bytes"), got {raw!r}')
+        spec = cls(**raw)
+        if not isinstance(spec.command, str) or not isinstance(spec.completion_window, str):
+            raise UserError(f'{where}: "command" and "completion_window" must be strings')
+        if spec.command and not all(p in spec.command for p in ("{input}", "{output}")):
+            raise UserError(f'{where}: "command" must contain {{input}} and {{output}}, e.g. '
+                            '"vllm run-batch -i {input} -o {output} --model {model}"')
+        for k in ("max_lines", "max_bytes"):
+            v = getattr(spec, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise UserError(f'{where}: "{k}" must be an integer >= 1, got {v!r}')
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
 class ModelEntry:
     """One model of the map: ``name`` sent as the request's ``model``, its endpoints' base URLs
     (``bases``, at least one, no trailing slash), the API key, and its own limits (``None`` = use the
     ``llm`` params' defaults; ``max_in_flight`` requests, ``rpm`` requests per minute, ``tpm`` tokens per
-    minute, 0 = no limit)."""
+    minute, 0 = no limit), and how batch mode runs it (``batch``, the API defaults when absent)."""
 
     name: str
     bases: tuple[str, ...]
@@ -45,6 +83,7 @@ class ModelEntry:
     max_in_flight: int | None = None
     rpm: float | None = None
     tpm: float | None = None
+    batch: BatchSpec = BatchSpec()
 
     @property
     def base(self) -> str:
@@ -96,6 +135,8 @@ class ModelMap:
             limits = {k: _limit(p, name, k, spec[k]) for k in LIMIT_KEYS if spec.get(k) is not None}
             if "max_in_flight" in limits:
                 limits["max_in_flight"] = int(limits["max_in_flight"])
+            if spec.get("batch") is not None:
+                limits["batch"] = BatchSpec.parse(p, name, spec["batch"])
             entries.append(ModelEntry(name, bases, key or "EMPTY", **limits))
         wanted = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
         if wanted:

@@ -1,4 +1,4 @@
-"""Sharing datasets (issue 6): DVC remotes, the dataset card, and releases that tag recipe and data together.
+"""Sharing datasets (docs/datasets.md): DVC remotes, the dataset card, and releases that tag recipe and data together.
 
 - :mod:`.tools`    running git and this environment's DVC with one-line errors
 - :mod:`.lock`     what ``dvc.lock`` pins: released files (the DAG's leaves), inputs, parameter values

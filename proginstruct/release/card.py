@@ -1,4 +1,4 @@
-"""The dataset card of a release (issue 6): ``data/final/README.md``, a Markdown page for people.
+"""The dataset card of a release (docs/datasets.md): ``data/final/README.md``, a Markdown page for people.
 
 It says what a tag holds and where it came from: the released files (everything ``dvc.lock`` pins under
 ``data/final/`` plus the DAG's other leaves such as exports and reports: path, records, bytes, md5),
@@ -119,7 +119,7 @@ def _is_shipped(path: str) -> bool:
 
 
 def license_note(source: str, inputs: list[Entry], params: dict[str, Any], own: str = "see LICENSE") -> str:
-    """The license note for one source's inputs (issue 6): shipped samples and this repository's code are
+    """The license note for one source's inputs: shipped samples and this repository's code are
     under the recipe's license ``own`` (:func:`project_license`); anything else keeps the license of where
     it came from, named when known."""
     data = [e for e in inputs if e.path != "model_map.json"]

@@ -1,4 +1,4 @@
-"""Counting what a release holds (issue 6): records per file, samples per source, samples per model.
+"""Counting what a release holds: records per file, samples per source, samples per model.
 
 These are the fallbacks of the dataset card when ``metrics/report.json`` is absent: they read the
 released files themselves (streaming JSONL, parquet metadata), so they work on any recipe output.

@@ -1,4 +1,4 @@
-"""DVC operations of the release helpers (issue 6), through DVC's ``Repo`` in this process.
+"""DVC operations of the release helpers, through DVC's ``Repo`` in this process.
 
 The same calls ``dvc status``, ``dvc push`` and ``dvc remote add/modify`` make, without starting a
 new interpreter each time (DVC takes about a second to import). Every :class:`dvc.exceptions.DvcException`

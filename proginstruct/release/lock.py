@@ -1,4 +1,4 @@
-"""Reading ``dvc.lock``: what a recipe commit pins (issue 6).
+"""Reading ``dvc.lock``: what a recipe commit pins (docs/datasets.md).
 
 ``dvc.lock`` (schema 2.0) maps each stage to its ``cmd``, ``deps``, ``params`` and ``outs``; every file
 entry has ``path``, ``md5`` (``<hash>.dir`` for a folder) and ``size`` (plus ``nfiles`` for a folder).

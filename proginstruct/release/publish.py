@@ -1,4 +1,4 @@
-"""``make release VERSION=x.y.z`` (issue 6): tag the recipe and its data together.
+"""``make release VERSION=x.y.z`` (docs/datasets.md): tag the recipe and its data together.
 
 Steps, each refusing with a one-line :class:`UserError` before anything changes:
 

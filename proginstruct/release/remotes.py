@@ -1,4 +1,4 @@
-"""DVC remotes of the recipe (issue 6).
+"""DVC remotes of the recipe (docs/datasets.md).
 
 The committed ``.dvc/config`` names one default remote, ``local``: the folder
 ``proginstruct-dvc-storage`` beside the repository (``../proginstruct-dvc-storage`` seen from the

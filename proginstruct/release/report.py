@@ -1,6 +1,6 @@
-"""Reading the dataset report's figures for the card (issue 6).
+"""Reading the dataset report's figures for the card (docs/datasets.md).
 
-The report stage (issue 5) writes ``metrics/report.json``: one entry per source and ``"overall"``, each
+The report stage (:mod:`proginstruct.report.stage`) writes ``metrics/report.json``: one entry per source and ``"overall"``, each
 with ``samples``, ``languages``, ``mix`` (sample-type shares in %) and more. The card takes the per-source
 figures from it; when the report is absent (or shaped otherwise) the card counts the final files itself.
 """

@@ -1,4 +1,4 @@
-"""Running ``git`` for the release helpers (issue 6), with one-line errors.
+"""Running ``git`` for the release helpers, with one-line errors.
 
 DVC itself runs in this process: see :mod:`.dvcops`.
 """

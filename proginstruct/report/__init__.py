@@ -1,4 +1,4 @@
-"""The dataset report (issue 5): what the samples contain, per source and overall, beside the paper's figures.
+"""The dataset report (docs/formats.md): what the samples contain, per source and overall, beside the paper's figures.
 
 - :mod:`.figures`   per-sample measurements and their summaries (Polars), rejection rates from metrics files
 - :mod:`.paper`     the paper's figures quoted in SPEC 9

@@ -1,4 +1,4 @@
-"""Report figures (issue 5): per-sample measurements, their per-source and overall summaries, and the
+"""Report figures (docs/formats.md): per-sample measurements, their per-source and overall summaries, and the
 LLM roles' rejection rates from the collection metrics.
 
 Definitions (the report prints them too):
@@ -10,7 +10,9 @@ Definitions (the report prints them too):
 - *languages*: distinct non-empty ``current.lang`` values;
 - *mix*: share of samples of each type C / H,C / C,U / H,C,U (H = non-empty history, U = non-empty user);
 - *loc*: share of samples with no area / a cursor / a range; *no change*: ``next.code == current.code``;
-- *rejection rate* of a role: rejected replies / attempts; *failure rate*: calls that gave up / calls.
+- *rejection rate* of a role: rejected replies / attempts; *failure rate*: calls that gave up / calls;
+- *draws* (SPEC 6): candidates drawn, skipped draws by reason, and input records by the number of samples
+  they gave, with the mean samples per record (malformed records excluded).
 
 Means are rounded to 2 decimals and shares are percentages rounded to 2 decimals, so the same samples
 always give the same JSON bytes.
@@ -158,15 +160,56 @@ def stage_metrics_files(metrics_dir: str | os.PathLike, source: str) -> list[Pat
     return [p for p in (d / f"{source}.json", d / f"collect_{source}.json") if p.exists()]
 
 
+def _load(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise UserError(f"{path}: not valid JSON ({e}); rerun the stage that writes it") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object of metrics; rerun the stage that writes it")
+    return data
+
+
 def load_role_counts(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str, int]]:
     """Summed :func:`role_counts` of several metrics files. Raises :class:`UserError` for invalid JSON."""
     total: dict[str, dict[str, int]] = {}
     for p in paths:
-        try:
-            data = orjson.loads(Path(p).read_bytes())
-        except orjson.JSONDecodeError as e:
-            raise UserError(f"{p}: not valid JSON ({e}); rerun the stage that writes it") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{p}: expected a JSON object of metrics; rerun the stage that writes it")
-        add_role_counts(total, role_counts(data))
+        add_role_counts(total, role_counts(_load(p)))
     return total
+
+
+def draw_counts(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The SPEC 6 draw counters of one collection metrics JSON: ``{"tried": int, "skipped": {reason: int},
+    "samples_per_record": {"<k>": records}}`` (from ``draws.tried``, ``draws.skipped.<reason>`` and
+    ``samples_per_record.<k>``; zeros / empty when absent)."""
+    draws = metrics.get("draws") or {}
+    return {"tried": int(draws.get("tried", 0)),
+            "skipped": {str(r): _leaf_sum(n) for r, n in (draws.get("skipped") or {}).items()},
+            "samples_per_record": {str(k): int(v) for k, v in (metrics.get("samples_per_record") or {}).items()}}
+
+
+def load_draw_counts(paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
+    """Summed :func:`draw_counts` of several metrics files. Raises :class:`UserError` for invalid JSON."""
+    total: dict[str, Any] = {"tried": 0, "skipped": {}, "samples_per_record": {}}
+    for p in paths:
+        add_draw_counts(total, draw_counts(_load(p)))
+    return total
+
+
+def add_draw_counts(into: dict[str, Any], counts: Mapping[str, Any]) -> None:
+    """Add ``counts`` (as from :func:`draw_counts`) into ``into``."""
+    into["tried"] += counts["tried"]
+    for key in ("skipped", "samples_per_record"):
+        for k, v in counts[key].items():
+            into[key][k] = into[key].get(k, 0) + v
+
+
+def draw_figures(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"records", "tried", "skipped": {reason: int}, "samples", "samples_per_record": {"mean", "records":
+    {"<k>": records}}}`` from :func:`draw_counts`: ``records`` collected input records, ``samples`` the
+    samples they gave (before merge removes duplicates), keys sorted (samples per record numerically)."""
+    hist = {k: counts["samples_per_record"][k] for k in sorted(counts["samples_per_record"], key=int)}
+    records = sum(hist.values())
+    samples = sum(int(k) * v for k, v in hist.items())
+    return {"records": records, "tried": counts["tried"], "skipped": dict(sorted(counts["skipped"].items())),
+            "samples": samples, "samples_per_record": {"mean": _mean(samples, records), "records": hist}}

@@ -1,4 +1,4 @@
-"""The human dataset report, ``reports/dataset.md``: this run's figures beside the paper's (issue 5).
+"""The human dataset report, ``reports/dataset.md``: this run's figures beside the paper's (SPEC 9).
 
 Pure text rendering of the report JSON (:func:`stage.build_report`); no timestamps or paths that vary,
 so the same samples give the same bytes.
@@ -86,6 +86,24 @@ def roles_table(report: dict[str, Any], groups: list[str]) -> list[str]:
                    "failed calls", "failure rate %"], rows)
 
 
+def draws_table(report: dict[str, Any], groups: list[str]) -> list[str]:
+    """Per group: input records, draws tried, skipped draws by reason, samples, mean samples per record and
+    records by samples given (SPEC 6, from the collection metrics)."""
+    rows = []
+    for g in groups:
+        d = report[g].get("draws")
+        if not d or not d["records"]:
+            continue
+        skipped = ", ".join(f"{r} {n}" for r, n in d["skipped"].items()) or "none"
+        spread = ", ".join(f"{k}: {n}" for k, n in d["samples_per_record"]["records"].items())
+        rows.append([source_label(g), d["records"], d["tried"], skipped, d["samples"],
+                     _f(d["samples_per_record"]["mean"]), spread])
+    if not rows:
+        return ["No collection metrics were found, so there are no draw figures."]
+    return _table(["source", "input records", "draws", "skipped draws", "samples", "samples per record",
+                   "records by samples given"], rows)
+
+
 def languages_table(langs: list[dict[str, Any]], sources: list[str]) -> list[str]:
     """Samples per language and source (rows of the languages plot table)."""
     rows = [[r["lang"], *(r[s] for s in sources), r["total"]] for r in langs]
@@ -112,6 +130,10 @@ DEFINITIONS = [
     "- **rejection rate**: LLM replies rejected by the role's checks / attempts; **failure rate**: role calls "
     "that gave up after `max_try` attempts (or a transport error) / calls. From `metrics/collect_<source>.json` "
     "and, for the AI programmer, `metrics/aiprogrammer.json` (the programmer role).",
+    "- **draws**: candidate versions drawn as `current` (SPEC 6); a skipped draw (no history at version 0, a "
+    "blank current without instruction, no candidate change, a failed role) is redrawn until `max_per_sample` "
+    "samples or no candidate is left. **samples per record**: samples the collection gave per valid input "
+    "record (before merge removes duplicates); **records by samples given**: `k: records that gave k samples`.",
     "- **paper**: the CursorCore paper's figures as quoted in SPEC 9 (sample counts and the mix); "
     f"{NA} where the SPEC quotes none.",
 ]
@@ -152,6 +174,10 @@ def render_markdown(report: dict[str, Any], sources: list[str], langs: list[dict
         "## LLM roles",
         "",
         *roles_table(report, groups),
+        "",
+        "## Draws and samples per record",
+        "",
+        *draws_table(report, groups),
         "",
         "## Languages",
         "",

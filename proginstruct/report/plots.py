@@ -1,4 +1,4 @@
-"""Plot data for ``dvc plots`` (CSV) and the same plots as PNG images (issue 5).
+"""Plot data for ``dvc plots`` (CSV) and the same plots as PNG images (docs/formats.md).
 
 Files written to a plots folder (``reports/plots`` in the recipe):
 

@@ -1,4 +1,4 @@
-"""``proginstruct show``: samples rendered for a person (issue 5).
+"""``proginstruct show``: samples rendered for a person (docs/formats.md).
 
 For each sample: a header (source, id, language, sample type, target area, model), the history as
 coloured unified diffs between consecutive snapshots, the current code syntax-highlighted with the

@@ -1,7 +1,8 @@
-"""The report stage (issue 5): the merged dataset -> ``metrics/report.json``, ``reports/dataset.md`` and plots.
+"""The report stage (docs/formats.md): the merged dataset -> ``metrics/report.json``, ``reports/dataset.md`` and plots.
 
 ``metrics/report.json`` maps ``"overall"`` and each source to :func:`figures.summarize` figures plus
-``roles`` (:func:`figures.role_rates`, from the stages' metrics files). Every output is written
+``roles`` (:func:`figures.role_rates`) and ``draws`` (:func:`figures.draw_figures`), both from the
+stages' metrics files. Every output is written
 atomically and depends only on the samples and those metrics files, so a rerun writes the same bytes.
 """
 
@@ -17,7 +18,10 @@ from ..errors import BadRecord
 from ..export.merge import read_samples
 from ..records import atomic_write_bytes, atomic_write_json
 from .figures import (
+    add_draw_counts,
     add_role_counts,
+    draw_figures,
+    load_draw_counts,
     load_role_counts,
     measurements,
     role_rates,
@@ -39,19 +43,26 @@ def _checked(path: str | os.PathLike):
 
 def build_report(rows: pl.DataFrame, metrics_dir: str | os.PathLike | None) -> tuple[dict[str, Any], list[str]]:
     """``(report, sources)``: the figures of every source (paper order) and ``"overall"``; with a
-    ``metrics_dir``, each group also gets ``roles`` (overall = the sources' counters summed)."""
+    ``metrics_dir``, each group also gets ``roles`` and ``draws`` (:func:`figures.draw_figures`; overall =
+    the sources' counters summed)."""
     sources = ordered_sources(set(rows["source"].to_list()))
     report: dict[str, Any] = {}
     total: dict[str, dict[str, int]] = {}
+    total_draws: dict[str, Any] = {"tried": 0, "skipped": {}, "samples_per_record": {}}
     for s in sources:
         report[s] = summarize(rows.filter(pl.col("source") == s))
         if metrics_dir is not None:
-            counts = load_role_counts(stage_metrics_files(metrics_dir, s))
+            files = stage_metrics_files(metrics_dir, s)
+            counts = load_role_counts(files)
             add_role_counts(total, counts)
             report[s]["roles"] = role_rates(counts)
+            draws = load_draw_counts(files)
+            add_draw_counts(total_draws, draws)
+            report[s]["draws"] = draw_figures(draws)
     report["overall"] = summarize(rows)
     if metrics_dir is not None:
         report["overall"]["roles"] = role_rates(total)
+        report["overall"]["draws"] = draw_figures(total_draws)
     return report, sources
 
 

@@ -63,6 +63,16 @@ class FencedBlock:
     code: str
 
 
+class Versions(list):
+    """An accepted history: the versions (``str``, oldest first, the last the finished code) as a list, and
+    ``info``, the info string of the reply's last fenced block (``""`` when it has none), from which the
+    aiprogrammer stage takes the language of a snippet given without one (SPEC 4)."""
+
+    def __init__(self, versions: list[str], info: str = ""):
+        super().__init__(versions)
+        self.info = info
+
+
 def fenced_blocks(text: str) -> list[FencedBlock]:
     """Every complete fenced block of ``text`` in order (```` ``` ```` or ``~~~``, 3+ characters).
 
@@ -191,7 +201,8 @@ def check_history(final: str, reply: str) -> Verdict:
     common = common_rejection(reply)
     if common:
         return Verdict.reject(common)
-    codes = [b.code for b in fenced_blocks(reply)]
+    blocks = fenced_blocks(reply)
+    codes = [b.code for b in blocks]
     if not codes:
         return Verdict.reject("no_code_blocks")
     while len(codes) >= 2 and same_code(codes[-1], codes[-2]):
@@ -204,4 +215,4 @@ def check_history(final: str, reply: str) -> Verdict:
         return Verdict.reject("consecutive_duplicate")
     if len(codes) >= 4 and sum(line_count(c) for c in codes[:-1]) <= line_count(codes[-1]) + 2:
         return Verdict.reject("fragments")
-    return Verdict.accept([align_version(c, final) for c in codes[:-1]] + [final])
+    return Verdict.accept(Versions([align_version(c, final) for c in codes[:-1]] + [final], blocks[-1].info))

@@ -7,7 +7,9 @@ to ``max_try`` times); an accepted history becomes one output record::
     {"content": str, "output": [str, ...], "persona": str, "model": str, "id": str, "lang": str,
      "source": "aiprogrammer", "path": str}        # "path" only for directory inputs
 
-``output`` is oldest first and its last version is exactly ``content``. A snippet whose role fails is
+``output`` is oldest first and its last version is exactly ``content``. ``lang`` is the snippet's language,
+else the info string of the last fenced block of the accepted reply, normalised
+(:func:`~proginstruct.sources.languages.normalize_language`), else ``""`` (SPEC 4). A snippet whose role fails is
 dropped and counted under ``dropped.<reason>``.
 
 Metrics (``metrics_path``): ``snippets.in`` / ``snippets.read``, ``histories.out``, ``skipped.<reason>``
@@ -26,12 +28,13 @@ from typing import Any
 
 from ..errors import UserError
 from ..llm.engine import Engine
-from ..llm.runner import run_ordered
+from ..llm.rounds import run_records
 from ..ranges import check_params
 from ..records import CheckpointedWriter, atomic_write_json, dumps, file_sha256
 from ..roles.programmer import PERSONAS, ProgrammerRole, SnippetQuery
 from ..seeding import derive_rng, derive_seed
 from ..stats import Stats
+from .languages import normalize_language
 from .snippets import Snippet, read_snippets
 
 SOURCE = "aiprogrammer"
@@ -47,7 +50,7 @@ AIPROGRAMMER_DEFAULTS: dict[str, Any] = {
 
 # llm params that do not change any reply (left out of the checkpoint fingerprint)
 _NOT_IN_FINGERPRINT = ("num_proc", "window", "window_bytes", "cache_path", "max_retries", "request_timeout",
-                       "http_transport")
+                       "http_transport", "mode", "batch_poll")
 
 
 def choose_persona(seed: int, snippet_id: str) -> str:
@@ -79,8 +82,9 @@ async def program_snippet(engine: Engine, snippet: Snippet, *, seed: int,
     st.add(f"persona.{persona}.histories")
     st.add(f"persona.{persona}.attempts", result.attempts)
     st.add(f"persona.{persona}.versions", len(versions))
+    lang = snippet.lang or normalize_language(getattr(result.value, "info", ""))  # SPEC 4
     record = {"content": snippet.content, "output": versions, "persona": persona, "model": result.model,
-              "id": snippet.id, "lang": snippet.lang, "source": SOURCE}
+              "id": snippet.id, "lang": lang, "source": SOURCE}
     if snippet.path:
         record["path"] = snippet.path
     return [record], dict(st)
@@ -106,7 +110,8 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
     ``params``: the keys of :data:`AIPROGRAMMER_DEFAULTS`; ``llm_params``: the keys of
     ``proginstruct.cli.common.LLM_DEFAULTS``. ``output_path`` ``.jsonl`` is streamed, ``.json`` becomes a
     JSON list; it appears only when complete, and an interrupted run with the same inputs, params and
-    model map resumes. Metrics are written atomically to ``metrics_path`` when given.
+    model map resumes; ``llm.mode: batch`` runs in rounds of batch jobs with the same output
+    (:mod:`~proginstruct.llm.rounds`). Metrics are written atomically to ``metrics_path`` when given.
     Raises :class:`UserError` for unreadable or empty inputs, bad params, a malformed record under
     ``on_bad_record: fail``, or a model-map / server problem.
     """
@@ -131,9 +136,10 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
             return await program_snippet(engine, snippet, seed=seed, roles=role_map)
 
         try:
-            await run_ordered(enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
-                              window=window, total=len(snippets), desc="aiprogrammer",
-                              window_bytes=int(llm_params.get("window_bytes") or 0), flow=engine.flow, stats=stats)
+            await run_records(lambda: enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
+                              engine, window=window, total=len(snippets), desc="aiprogrammer",
+                              window_bytes=int(llm_params.get("window_bytes") or 0), stats=stats)
+            stats.merge([engine.batch.stats] if engine.batch is not None else [])
         finally:
             await engine.aclose()
 

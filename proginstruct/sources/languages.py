@@ -1,4 +1,6 @@
-"""File extension -> lower-case language name (SPEC 0 spelling: ``python``, ``c++``, ``c#`` ...)."""
+"""Language names in SPEC 0 spelling (lower-case: ``python``, ``c++``, ``c#`` ...): from a file extension
+(:func:`language_of`) or from a name as people write it, such as a fence's info string
+(:func:`normalize_language`)."""
 
 from __future__ import annotations
 
@@ -31,3 +33,29 @@ def language_of(path: str) -> str:
     if p.name in FILENAMES:
         return FILENAMES[p.name]
     return EXTENSIONS.get(p.suffix.lower(), "")
+
+
+# names written for a language, other than its SPEC 0 spelling or a file extension of it
+ALIASES: dict[str, str] = {
+    "python3": "python", "py3": "python", "python2": "python", "cpython": "python",
+    "node": "javascript", "nodejs": "javascript", "ecmascript": "javascript",
+    "cplusplus": "c++", "c++11": "c++", "c++14": "c++", "c++17": "c++", "c++20": "c++",
+    "csharp": "c#", "golang": "go", "objc": "objective-c", "objectivec": "objective-c",
+    "sh": "shell", "shellscript": "shell", "ps1": "powershell",
+    "text": "", "txt": "", "plaintext": "", "plain": "", "none": "", "output": "",
+}
+KNOWN = frozenset(EXTENSIONS.values()) | frozenset(FILENAMES.values())
+
+
+def normalize_language(name: str) -> str:
+    """SPEC 0 spelling of a language ``name`` (the first word of a fence's info string such as
+    ``"Python title=x"``, a dataset's ``lang`` ...): lower-cased, then an alias (``cpp`` -> ``c++``,
+    ``py`` -> ``python``, ``csharp`` -> ``c#``; file extensions count as aliases) mapped to its name.
+    An unknown name is kept lower-cased; ``""`` for no name or one that says "no language" (``text``)."""
+    words = name.strip().split()
+    word = words[0].lower().strip("{}").lstrip(".") if words else ""
+    if word in KNOWN:
+        return word
+    if word in ALIASES:
+        return ALIASES[word]
+    return EXTENSIONS.get("." + word, word)

@@ -14,8 +14,8 @@ the last user message, and writes the versions as fenced blocks. Histories diffe
 
 Every reply satisfies :func:`proginstruct.roles.programmer.check_history` (checked before returning;
 a minimal two-version history is the fallback). Deterministic: the reply depends only on the messages
-(its RNG is seeded from their SHA-256). The simulator (``proginstruct.llm.simulator``) calls
-:func:`reply` for system messages that carry none of the other roles' markers.
+(its RNG is seeded from their SHA-256). The simulated model (:mod:`proginstruct.simulator.replies`)
+calls :func:`reply` for system messages that carry none of the other roles' markers.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import re
 
 from ..roles.programmer import PERSONAS, check_history, fence_code, fenced_blocks, line_count, same_code
 from ..seeding import derive_seed
-from .simulator import count_tokens, last_user_text, message_text, request_digest
+from .protocol import count_tokens, last_user_text, message_text, request_digest
 
-# Most tokens (simulator.count_tokens: whitespace-separated) a reply's code may hold: below the SPEC 9
+# Most tokens (protocol.count_tokens: whitespace-separated) a reply's code may hold: below the SPEC 9
 # max_tokens (3072), which the simulator enforces in the same tokens, leaving room for the notes between
 # blocks.
 REPLY_TOKEN_BUDGET = 2600
@@ -67,6 +67,7 @@ def reply(messages: list[dict]) -> str:
         return NO_CODE_REPLY
     final = blocks[-1].code
     lang = blocks[-1].info.split()[0].lower() if blocks[-1].info.split() else ""
+    # "sim_programmer" is a fixed seed label (this module's first name): changing it changes every history
     rng = random.Random(derive_seed("sim_programmer", request_digest(messages)))
     persona = detect_persona(system)
     versions = fit_budget(simulate_history(final, lang, persona, rng), REPLY_TOKEN_BUDGET)
@@ -102,7 +103,7 @@ def simulate_history(final: str, lang: str, persona: str, rng: random.Random) ->
 
 def fit_budget(versions: list[str], budget: int) -> list[str]:
     """``versions`` thinned (largest plain versions first, then mistakes) until their tokens
-    (:func:`~proginstruct.llm.simulator.count_tokens`) sum to at most ``budget``, never below two versions;
+    (:func:`~proginstruct.simulator.protocol.count_tokens`) sum to at most ``budget``, never below two versions;
     the last version (the finished code) always stays.
     Dropping a version never makes a valid history invalid (fewer blocks, no new neighbours that are equal:
     versions are checked again and the fallback is [first half, final])."""

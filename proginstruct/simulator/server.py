@@ -1,10 +1,13 @@
 """The simulated model on a loopback HTTP server, with fault injection (for load and resilience tests).
 
-Endpoints (the OpenAI API subset the engine uses, answered by :mod:`proginstruct.llm.simulator`):
+Endpoints (the OpenAI API subset the engine uses, answered by :mod:`proginstruct.simulator.api`):
 
 - ``POST /v1/chat/completions``: a ``chat.completion`` object, or an injected fault;
 - ``GET /v1/models``: the one simulated model;
-- ``GET /stats``: JSON counters (``?bodies=1`` adds the count per request-body hash);
+- the Files and Batches endpoints of the Batch API (:mod:`proginstruct.simulator.batches`), with the
+  ``batch_*`` options: a delay, failed lines, expired / failed / refused jobs, or no Batch API at all;
+- ``GET /stats``: JSON counters (``?bodies=1`` adds the count per request-body hash), with the batch
+  service's under ``"batch"``;
 - ``POST /stats/reset``: zero the counters and re-seed the fault draws.
 
 Faults are drawn per chat-completions request, in arrival order, from one ``random.Random(fault_seed)``
@@ -33,17 +36,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .simulator import (
-    completion_response,
-    detect_role,
-    error_body,
-    malformed_reply,
-    models_response,
-    parse_body,
-)
+from .api import completion_response, error_body, models_response, parse_body
+from .batches import BatchOptions, BatchService
+from .protocol import detect_role
+from .replies import malformed_reply
 
 OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request", "not_implemented")
-MAX_BODY_BYTES = 64 * 1024 * 1024  # prompts with long files and few-shot examples exceed aiohttp's 1 MiB
+MAX_BODY_BYTES = 256 * 1024 * 1024  # prompts with long files exceed aiohttp's 1 MiB; batch files reach 200 MB
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,19 @@ class ServerOptions:
     malformed: float = 0.0
     fault_seed: int = 0
     hold_after: int = 0
+    batch_api: bool = True
+    batch_delay: float = 0.0
+    batch_fail_lines: float = 0.0
+    batch_expire_jobs: int = 0
+    batch_fail_jobs: int = 0
+    batch_refuse: str = ""
+
+    def batch_options(self) -> BatchOptions:
+        """The :class:`~proginstruct.simulator.batches.BatchOptions` of the ``batch_*`` fields (line faults
+        seeded with ``fault_seed``)."""
+        return BatchOptions(delay=float(self.batch_delay), fail_lines=float(self.batch_fail_lines),
+                            expire_jobs=int(self.batch_expire_jobs), fail_jobs=int(self.batch_fail_jobs),
+                            refuse=str(self.batch_refuse), enabled=bool(self.batch_api), seed=int(self.fault_seed))
 
     def __post_init__(self) -> None:
         rates = {"fail_500": self.fail_500, "fail_429": self.fail_429, "fail_timeout": self.fail_timeout,
@@ -79,6 +91,7 @@ class ServerOptions:
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
         object.__setattr__(self, "retry_after", str(self.retry_after))
+        self.batch_options()  # validates the batch_* fields
 
     def draw(self, rng: random.Random) -> str:
         """The fault for one request (an :data:`OUTCOMES` name, ``"ok"`` for none), one draw of ``rng``."""
@@ -96,6 +109,7 @@ class ServerState:
 
     def __init__(self, options: ServerOptions):
         self.options = options
+        self.batches = BatchService(options.batch_options())
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +124,8 @@ class ServerState:
         self.max_in_flight = 0
         self.admitted = 0  # requests let through (hold_after)
         self.held = 0
+        if hasattr(self, "batches"):
+            self.batches.reset()
 
     def snapshot(self, bodies: bool = False) -> dict[str, Any]:
         """The ``/stats`` JSON: ``requests`` (chat completions received), ``by_outcome`` (every
@@ -117,7 +133,8 @@ class ServerState:
         than once, ``max_repeats``; with ``bodies=True`` also ``counts``: SHA-256 of the raw body -> times
         received, and ``replied``: body hash -> times a 200 reply was returned for it), ``replied`` (200
         replies returned), ``held`` (requests waiting because of ``hold_after``), ``in_flight``,
-        ``max_in_flight`` and the server ``options``."""
+        ``max_in_flight``, the server ``options`` and ``batch``: the Files and Batches counters
+        (:meth:`~proginstruct.simulator.batches.BatchService.snapshot`, per body with ``bodies=True``)."""
         body_stats: dict[str, Any] = {
             "distinct": len(self.bodies),
             "repeated": sum(1 for c in self.bodies.values() if c > 1),
@@ -128,7 +145,8 @@ class ServerState:
             body_stats["replied"] = dict(self.replied_bodies)
         return {"requests": self.requests, "by_outcome": dict(self.outcomes), "by_role": dict(self.roles),
                 "bodies": body_stats, "replied": sum(self.replied_bodies.values()), "held": self.held,
-                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "options": asdict(self.options)}
+                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "options": asdict(self.options),
+                "batch": self.batches.snapshot(bodies)}
 
 
 STATE = web.AppKey("state", ServerState)
@@ -188,6 +206,13 @@ async def _chat_completions(request: web.Request) -> web.Response:
         state.in_flight -= 1
 
 
+async def _batch_api(request: web.Request) -> web.Response:
+    body = await request.read()
+    status, content, ctype = request.app[STATE].batches.handle(request.method, request.path,
+                                                               request.headers.get("Content-Type", ""), body)
+    return web.Response(body=content, status=status, content_type=ctype)
+
+
 async def _models(request: web.Request) -> web.Response:
     return _json(200, models_response())
 
@@ -212,6 +237,9 @@ def make_app(**options: Any) -> web.Application:
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", _chat_completions)
         app.router.add_get(f"{prefix}/models", _models)
+        for kind in ("files", "batches"):
+            app.router.add_route("*", f"{prefix}/{kind}", _batch_api)
+            app.router.add_route("*", f"{prefix}/{kind}/{{tail:.*}}", _batch_api)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
     return app

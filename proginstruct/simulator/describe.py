@@ -1,295 +1,48 @@
-"""Describe a code change in words: the diff-description engine of the simulated model.
+"""Describe a code change in words: the phrasing half of the simulated model's diff descriptions.
 
-A unified diff (SPEC 2, no ``---``/``+++`` header) of a known current code is read into
-:class:`DiffFacts` (:func:`analyze_diff`: runs of changed lines, each with the definition enclosing it);
-:func:`describe_actions` turns those facts into a few :class:`Action` s (identifiers defined or renamed,
-literals, operators and types changed, imports, conditions, loops, error handling, output, comments),
-the most important first, and :func:`phrase` says them as one English clause in a chosen verb form.
-:func:`count_phrase` gives the added/removed line counts in words.
+:func:`describe_actions` turns the :class:`~proginstruct.simulator.diff_facts.DiffFacts` of a diff into a
+few :class:`Action` s (identifiers defined or renamed, literals, operators and types changed, imports,
+conditions, loops, error handling, output, comments), the most important first, and :func:`phrase` says
+them as one English clause in a chosen verb form. :func:`count_phrase` gives the added/removed line
+counts in words.
 
-Cheap heuristics over single lines, no parser: lines are cut to 400 characters before any pattern sees
-them (minified code, generated tables), and no pattern backtracks catastrophically. Pure functions,
-deterministic, never raise.
-The request-level simulator that builds replies from these phrases is :mod:`proginstruct.llm.simulator`.
+Cheap heuristics over single lines (:mod:`proginstruct.simulator.code_lines`), no parser. Pure functions,
+deterministic, never raise. The replies that use these phrases are :mod:`proginstruct.simulator.replies`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 
-# ------------------------------------------------------------------------------------------ diff analysis
-_KEYWORDS = frozenset("""
-and as assert async await break case catch class const continue def default del delete do elif else enum
-except export extends false final finally fn for foreach from func function go goto if impl import in
-instanceof interface is lambda let loop match mod module mut new nil none not null of or package pass
-private protected pub public raise return self static struct super switch this throw throws true try type
-typeof use using var void when where while with yield true false None True False int long float double
-char bool boolean string String str auto unsigned signed short byte const_cast static_cast sizeof std
-include define ifdef ifndef endif println printf print puts cout cin endl echo len range self cls then fi
-end begin elsif unless until do done esac local readonly export_default let mut ref out params virtual
-override abstract sealed internal readonly val object companion inline template typename namespace
-""".split())
+from .code_lines import (
+    ASSIGN_RE,
+    CALL_RE,
+    CONTROL,
+    EXC_RE,
+    FOR_IN_RE,
+    IF_RE,
+    KEYWORDS,
+    LOOP_RE,
+    PRINT_RE,
+    RAISE_RE,
+    RETURN_RE,
+    TOKEN_RE,
+    TRY_RE,
+    TYPES,
+    definition_of,
+    definitions_in,
+    imports_in,
+    is_comment,
+    is_ident,
+    is_literal,
+    short_code,
+)
+from .diff_facts import DiffFacts, Run
 
-_TYPES = frozenset("""int long float double char bool boolean string String str short byte auto var let const
-unsigned signed size_t i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 usize isize f32 f64 Integer Long Double Float
-list dict set tuple List Map Set Vec HashMap vector map number any""".split())
-
-_CONTROL = frozenset(
-    "if for while switch catch return else new sizeof typeof elif with function do try using lock foreach "
-    "when match defer go await yield throw delete case print assert raise".split())
-
-_STATEMENT_WORDS = frozenset("in not and or lambda await yield raise print puts echo elif else del pass "
-                             "import from goto break continue".split())
 _NOT_CALLS = frozenset("Ok Err Some None Box Vec String Rc Arc Option Result Self super".split())
-
-_CLASS_RE = re.compile(
-    r"^\s*(?:export\s+)?(?:default\s+)?(?:(?:public|private|protected|internal|abstract|final|static|sealed"
-    r"|data|partial|pub(?:\([^)]*\))?)\s+)*(class|struct|interface|enum|trait|record|module|object)\s+"
-    r"([A-Za-z_]\w*)")
-_FUNC_RES = (
-    # def / fn / func / function / fun / sub (Python, Rust, Go, JS, Kotlin, PHP, Ruby, Perl, Lua, shell)
-    re.compile(r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:(?:async|unsafe|const|static|"
-               r"public|private|protected|local|override|suspend|inline)\s+)*(?:def|fn|func|function|fun|sub)"
-               r"\s*(?:\([^)]*\)\s*)?\*?\s*([A-Za-z_]\w*[?!]?)\s*(?:<[^>]*>)?\s*\((.*)"),
-    # const f = (...) => / const f = function (...)
-    re.compile(r"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?"
-               r"(?:function\b[^(]*\((.*)|\((.*?)\)\s*=>|[A-Za-z_$][\w$]*\s*=>)"),
-    # C, C++, Java, C#: "type name(params) {" (not a call, not a prototype)
-    re.compile(r"^(?!\s*#)\s*(?:[\w:<>\[\],*&]+\s+)+[*&]*([A-Za-z_~][\w:]*)\s*\(([^;]*)$"),
-    # a method without a return type (JS classes, C++ constructors): "  name(params) {"
-    re.compile(r"^\s+(?:(?:async|static|get|set)\s+)*([A-Za-z_$][\w$]*)\s*\(([^;]*)\)\s*\{\s*$"),
-    # shell: "name() {"
-    re.compile(r"^\s*([A-Za-z_][\w-]*)\s*\(\)\s*\{"),
-)
-_IMPORT_RES = (
-    re.compile(r"^\s*from\s+(?:\.+\s+import\s+)?([\w.]+)"),
-    re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+(?:\.\*)?)\s*;?\s*(?:as\s+\w+\s*)?$"),
-    re.compile(r"^\s*import\s+.*?\bfrom\s+['\"]([^'\"]+)['\"]"),
-    re.compile(r"^\s*import\s+['\"]([^'\"]+)['\"]"),
-    re.compile(r"\brequire(?:_relative|_once)?\s*\(?\s*['\"]([^'\"]+)['\"]"),
-    re.compile(r"^\s*#\s*include\s*([<\"][^>\"]+[>\"])"),
-    re.compile(r"^\s*using\s+(?:static\s+)?([\w.]+)\s*;"),
-    re.compile(r"^\s*use\s+([\w:]+)"),
-)
-_PRINT_RE = re.compile(
-    r"\b(?:print|println|printf|puts|eprintln|dbg|System\.out\.print\w*|System\.err\.print\w*|fmt\.Print\w*"
-    r"|console\.(?:log|error|warn|debug|info)|Console\.Write\w*|logging\.\w+|logger\.\w+|log\.\w+|echo)\b"
-    r"|\bstd::(?:cout|cerr)\b|^\s*(?:cout|cerr)\s*<<")
-_IF_RE = re.compile(r"^\s*(?:\}\s*)?(?:else\s*)?(?:if|elif|elsif|unless)\b\s*(.*?)\s*(?::|\{|then)?\s*$")
-_LOOP_RE = re.compile(r"^\s*(?:for|while|foreach|loop)\b(.*)$")
-_FOR_IN_RE = re.compile(r"^\s*+for\s*+\(?\s*+(?:(?:const|let|var|auto&?|\w+)\s++)?([\w(][\w, ()]{0,39}?)\s++"
-                        r"(?:in|of|:)\s++([\w.\[\]()]{1,40}?)\s*+\)?\s*+[:{]?\s*+$")
-# Lines are cut to this many characters before any pattern sees them (minified code, generated tables).
-_MAX_LINE = 400
-_TRY_RE = re.compile(r"^\s*(?:\}\s*)?(?:try\b|except\b|catch\b|rescue\b|finally\b)")
-_EXC_RE = re.compile(r"^\s*(?:\}\s*)?(?:except|catch|rescue)\s*\(?\s*([A-Za-z_][\w.:]*)")
-_RAISE_RE = re.compile(r"^\s*(?:raise|throw)\s+(?:new\s+)?([A-Za-z_][\w.:]*)")
-_RETURN_RE = re.compile(r"^\s*return\b\s*(.*?)\s*;?\s*$")
-_ASSIGN_RE = re.compile(r"^\s*(?:(?:let|const|var|auto|int|long|float|double|char|bool|boolean|String|string"
-                        r"|size_t|val|my|local|final|static)\s+(?:mut\s+)?)*([A-Za-z_$][\w$]*)\s*(?::\s*[\w<>\[\], ]+)?"
-                        r"\s*(?::=|=(?!=))\s*(.+?)\s*;?\s*$")
-_CALL_RE = re.compile(r"(?<![\w.$])([A-Za-z_$][\w$]*)\s*\(")
-_TOKEN_RE = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\d+(?:\.\d+)?[A-Za-z]*|[A-Za-z_$][\w$]*"
-                       r"|==|!=|<=|>=|&&|\|\||<<|>>|\+=|-=|\*=|/=|\+\+|--|->|=>|::|\S")
-_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-_HASH_COMMENT_LANGS = frozenset(
-    "python shell ruby perl r yaml toml makefile elixir julia cmake dockerfile nim crystal".split())
 _METHOD_LANGS = frozenset("java c# kotlin scala".split())
-
-
-def _indent(line: str) -> int:
-    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
-
-
-def _is_comment(line: str, lang: str) -> bool:
-    s = line.strip()
-    if not s:
-        return False
-    if s.startswith(("//", "/*", "*/", "<!--", '"""', "'''")) or s == "*" or s.startswith("* "):
-        return True
-    if s.startswith("#"):
-        return lang in _HASH_COMMENT_LANGS or (lang == "" and (s == "#" or s.startswith("# ")))
-    return s.startswith("--") and lang in ("sql", "lua", "haskell")
-
-
-@lru_cache(maxsize=1 << 16)
-def _definition(line: str) -> tuple[str, str, tuple[str, ...]] | None:
-    """``(kind, name, parameter names)`` when ``line`` opens a function/class definition, else ``None``.
-    Memoized: the same lines come back in every query about one file."""
-    m = _CLASS_RE.match(line)
-    if m:
-        return m.group(1), m.group(2), ()
-    for k, rx in enumerate(_FUNC_RES):
-        m = rx.match(line)
-        if m and m.group(1).split("::")[-1] not in _CONTROL and not (k in (2, 3) and _not_a_definition(line)):
-            rest = next((g for g in m.groups()[1:] if g is not None), "")
-            go = re.match(r"\s*func\b", line) is not None
-            return "function", m.group(1), tuple(_params(rest, name_first=go))
-    return None
-
-
-def _not_a_definition(line: str) -> bool:
-    """Statements the C-like definition patterns would otherwise take for one: control statements and
-    block openers ending in ``:`` (``for x in f(a):``, ``raise E(...)``), assignments."""
-    s = line.strip()
-    first = re.match(r"[A-Za-z_]\w*", s)
-    if first and first.group(0) in _CONTROL | _STATEMENT_WORDS:
-        return True
-    return s.endswith(":") or "=" in s.split("(")[0]
-
-
-def _params(text: str, name_first: bool = False) -> list[str]:
-    """Parameter names from the text after a definition's ``(`` up to its matching ``)``: the name of
-    each comma-separated parameter, defaults and ``name: type`` annotations dropped; in ``int n`` (C,
-    Java) the last word, with ``name_first`` (Go: ``n int``) the first."""
-    depth, parts, start = 0, [], 0
-    for i, ch in enumerate(text + ")"):
-        if ch in "([{<":
-            depth += 1
-        elif ch in ")]}>" and not (ch == ">" and text[i - 1:i] == "-"):
-            if depth == 0:
-                parts.append(text[start:i])
-                break
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    names = []
-    for part in parts:
-        part = part.replace("::", ".").split("=")[0].split(":")[0]  # drop defaults and annotations
-        words = [w for w in re.findall(r"[A-Za-z_$][\w$]*", part)
-                 if w not in ("self", "cls", "this", "mut", "const", "final", "ref", "out", "in", "void")]
-        if words:
-            names.append(words[0] if name_first or (len(words) > 1 and words[-1] in _TYPES) else words[-1])
-    return [n for n in names if n not in _TYPES]
-
-
-@dataclass
-class Run:
-    """One run of consecutive changed lines of a diff: ``removed`` / ``added`` lines (without their
-    prefix), the 1-based ``line`` of ``current`` where it starts, and ``scope``: ``(kind, name)`` of the
-    definition enclosing it in ``current`` (``None`` at top level, or when ``current`` is unknown)."""
-
-    removed: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    line: int = 1
-    scope: tuple[str, str] | None = None
-
-
-@dataclass
-class DiffFacts:
-    """A unified diff read for phrasing: its ``runs`` in order, ``hunks`` count and ``lang``."""
-
-    runs: list[Run] = field(default_factory=list)
-    hunks: int = 0
-    lang: str = ""
-
-    @property
-    def added(self) -> list[str]:
-        """Every added line (without its ``+``), in diff order."""
-        return [ln for r in self.runs for ln in r.added]
-
-    @property
-    def removed(self) -> list[str]:
-        """Every removed line (without its ``-``), in diff order."""
-        return [ln for r in self.runs for ln in r.removed]
-
-
-def analyze_diff(diff: str, current: str | list[str] = "", lang: str = "") -> DiffFacts:
-    """Read a unified diff (SPEC 2, no ``---``/``+++`` header) of ``current`` (text, or its lines) into
-    :class:`DiffFacts`. Hunk positions are 1-based lines of ``current``. Never raises."""
-    facts = DiffFacts(lang=lang)
-    cur_lines = current.split("\n") if isinstance(current, str) and current else list(current)
-    old_line, run = 1, None
-    for line in diff.split("\n"):
-        m = _HUNK_RE.match(line)
-        if m:
-            facts.hunks += 1
-            old_line = int(m.group(1)) + (1 if m.group(2) == "0" else 0)
-            run = None
-            continue
-        tag, body = line[:1], line[1:]
-        if line and tag in "-+":
-            if run is None:
-                run = Run(line=old_line)
-                if cur_lines:
-                    run.scope = _enclosing(cur_lines, old_line - 1, _indent(body))
-                facts.runs.append(run)
-            (run.removed if tag == "-" else run.added).append(body[:_MAX_LINE])
-            old_line += tag == "-"
-        else:
-            run = None
-            old_line += 1
-    for run in facts.runs:  # a changed definition line: the change is inside that definition
-        in_added = _defs(run.added)
-        common = [d for d in _defs(run.removed) if d in in_added]
-        if common and run.removed and _definition(run.removed[0]) is not None:
-            run.scope = ("function", common[0])
-    return facts
-
-
-def _enclosing(lines: list[str], index: int, indent: int) -> tuple[str, str] | None:
-    """The definition enclosing 0-based line ``index`` of ``lines`` for code at indentation ``indent``.
-
-    Scans upward: a non-blank line with less indentation is a structural parent; the first parent that
-    is a definition wins, and a top-level parent that is not one ends the search.
-    """
-    threshold = indent
-    for i in range(min(index, len(lines)) - 1, -1, -1):
-        line = lines[i][:_MAX_LINE]
-        if not line.strip():
-            continue
-        ind = _indent(line)
-        if ind < threshold:
-            d = _definition(line)
-            if d is not None:
-                return d[0], d[1]
-            if ind == 0:
-                return None
-            threshold = ind
-    return None
-
-
-def _short(code: str, limit: int = 56) -> str | None:
-    """``code`` stripped (and without a final ``;``), if it fits in backticks on one short line."""
-    s = code.strip().rstrip(";").strip()
-    if not s or "`" in s or len(s) > limit:
-        return None
-    return s
-
-
-def _is_ident(tok: str) -> bool:
-    return re.fullmatch(r"[A-Za-z_$][\w$]*", tok) is not None
-
-
-def _is_literal(tok: str) -> bool:
-    return tok[:1] in "\"'" or tok[:1].isdigit()
-
-
-def _defs(lines: list[str]) -> dict[str, tuple[str, tuple[str, ...], bool, int]]:
-    """Definitions opened in ``lines``: name -> (kind, parameter names, indented, index in lines)."""
-    out: dict[str, tuple[str, tuple[str, ...], bool, int]] = {}
-    for i, line in enumerate(lines):
-        d = _definition(line)
-        if d is not None and d[1] not in out:
-            out[d[1]] = (d[0], d[2], _indent(line) > 0, i)
-    return out
-
-
-def _imports(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        for rx in _IMPORT_RES:
-            m = rx.search(line)
-            if m and m.group(1) not in out:
-                out.append(m.group(1))
-                break
-    return out
-
 
 # ---------------------------------------------------------------------------------------------- phrasing
 # verb -> (imperative, past, perfect participle, third person)
@@ -385,8 +138,8 @@ def _print_args(line: str) -> str | None:
     if "<<" in line:
         parts = [p.strip().rstrip(";").strip() for p in line.split("<<")[1:]]
         parts = [p for p in parts if p not in ("endl", "std::endl", "'\\n'", '"\\n"')]
-        return _short(" << ".join(parts), 40) if parts else None
-    m = _PRINT_RE.search(line)
+        return short_code(" << ".join(parts), 40) if parts else None
+    m = PRINT_RE.search(line)
     if m is None:
         return None
     rest = line[m.end():].strip()
@@ -398,9 +151,9 @@ def _print_args(line: str) -> str | None:
             depth += ch == "("
             depth -= ch == ")"
             if depth == 0:
-                return _short(rest[1:i], 40)
+                return short_code(rest[1:i], 40)
         return None
-    return _short(rest, 40)
+    return short_code(rest, 40)
 
 
 def _condition(cond: str) -> str | None:
@@ -416,20 +169,20 @@ def _condition(cond: str) -> str | None:
         return f"an empty `{m.group(1) or m.group(2)}`"
     if m := re.fullmatch(r"([\w.]+)\.(?:empty|is_empty|isEmpty)\(\)", c):
         return f"an empty `{m.group(1)}`"
-    s = _short(c, 40)
+    s = short_code(c, 40)
     return f"the case `{s}`" if s else None
 
 
 def _retype(a: str, b: str) -> tuple[str, str] | None:
     """``(variable, new type)`` when ``b`` only changes the declared type of ``a``'s variable."""
-    ta, tb = _TOKEN_RE.findall(a), _TOKEN_RE.findall(b)
+    ta, tb = TOKEN_RE.findall(a), TOKEN_RE.findall(b)
     for k in range(1, min(len(ta), len(tb))):
         if ta[-k:] != tb[-k:]:
             break
         head = ta[-k]
-        if _is_ident(head) and (len(ta[-k:]) == 1 or ta[-k + 1] in ("=", ";", ":=", "[", ",")):
+        if is_ident(head) and (len(ta[-k:]) == 1 or ta[-k + 1] in ("=", ";", ":=", "[", ",")):
             pa, pb = ta[:-k], tb[:-k]
-            if pa and pb and pa != pb and all(_is_ident(t) or t in "<>*&:[]" for t in pa + pb):
+            if pa and pb and pa != pb and all(is_ident(t) or t in "<>*&:[]" for t in pa + pb):
                 return head, " ".join(pb)
     return None
 
@@ -442,7 +195,7 @@ def _substitution_actions(run: Run, scope: str) -> list[Action]:
     union: set[tuple[str, str]] = set()
     per_line: list[Action | tuple[str, str] | None] = []
     for a, b in zip(run.removed, run.added, strict=True):
-        ta, tb = _TOKEN_RE.findall(a), _TOKEN_RE.findall(b)
+        ta, tb = TOKEN_RE.findall(a), TOKEN_RE.findall(b)
         if len(ta) != len(tb):
             if (rt := _retype(a, b)) is None:
                 return []
@@ -466,28 +219,28 @@ def _substitution_actions(run: Run, scope: str) -> list[Action]:
 
 def _token_action(a: str, b: str, run: Run, scope: str) -> Action | None:
     """The action for replacing token ``a`` by ``b`` in the run's lines, or ``None``."""
-    if a in _CONTROL or b in _CONTROL:
+    if a in CONTROL or b in CONTROL:
         return None
-    if _is_ident(a) and _is_ident(b):
-        if a in _TYPES or b in _TYPES or a in _KEYWORDS or b in _KEYWORDS:
+    if is_ident(a) and is_ident(b):
+        if a in TYPES or b in TYPES or a in KEYWORDS or b in KEYWORDS:
             return Action("use", f"`{b}` instead of `{a}`", "so the value has the right type", scope, _R_SUB)
         return Action("rename", f"`{a}` to `{b}`", "so the name says what it is for", scope, _R_SUB)
-    line = next((ln for ln in run.added if b in _TOKEN_RE.findall(ln)), "")
-    if _is_literal(a) and _is_literal(b):
-        m = _ASSIGN_RE.match(line)
-        if m and not _is_literal(m.group(1)):
+    line = next((ln for ln in run.added if b in TOKEN_RE.findall(ln)), "")
+    if is_literal(a) and is_literal(b):
+        m = ASSIGN_RE.match(line)
+        if m and not is_literal(m.group(1)):
             return Action("set", f"`{m.group(1)}` to `{b}` instead of `{a}`", "to match the expected value",
                           scope, _R_SUB)
         return Action("change", f"`{a}` to `{b}`", "to match the expected value", scope, _R_SUB)
-    if not (_is_ident(a) or _is_ident(b) or _is_literal(a) or _is_literal(b)):
-        ctx = " in the loop condition" if _LOOP_RE.match(line) else " in the condition" if _IF_RE.match(line) else ""
+    if not (is_ident(a) or is_ident(b) or is_literal(a) or is_literal(b)):
+        ctx = " in the loop condition" if LOOP_RE.match(line) else " in the condition" if IF_RE.match(line) else ""
         return Action("use", f"`{b}` instead of `{a}`{ctx}", "so the boundary case comes out right", scope, _R_SUB)
     return None
 
 
 def _comment_actions(run: Run, scope: str, lang: str) -> list[Action]:
     changed = [ln for ln in run.added + run.removed if ln.strip()]
-    if not changed or not all(_is_comment(ln, lang) for ln in changed):
+    if not changed or not all(is_comment(ln, lang) for ln in changed):
         return []
     where = scope if scope or run.line > 2 else " at the top of the file"
     if run.added and run.removed:
@@ -499,7 +252,7 @@ def _comment_actions(run: Run, scope: str, lang: str) -> list[Action]:
 
 def _definition_actions(run: Run, scope: str, lang: str) -> tuple[list[Action], bool]:
     """Actions for definitions opened in the run, and whether the run is wholly new definitions."""
-    added, removed = _defs(run.added), _defs(run.removed)
+    added, removed = definitions_in(run.added), definitions_in(run.removed)
     acts: list[Action] = []
     new_only = bool(added)
     for name, (kind, params, indented, at) in added.items():
@@ -526,9 +279,9 @@ def _definition_actions(run: Run, scope: str, lang: str) -> tuple[list[Action], 
         detail = f" that takes {_join_names(params[:3])}" if params and kind == "function" else ""
         nxt = min((i for _, _, _, i in added.values() if i > at), default=len(run.added))
         body = run.added[at + 1:nxt]
-        rets = [m.group(1) for ln in body if (m := _RETURN_RE.match(ln))]
-        prints = [p for ln in body if _PRINT_RE.search(ln) and (p := _print_args(ln))]
-        if kind == "function" and len(rets) == 1 and (val := _short(rets[0], 40)):
+        rets = [m.group(1) for ln in body if (m := RETURN_RE.match(ln))]
+        prints = [p for ln in body if PRINT_RE.search(ln) and (p := _print_args(ln))]
+        if kind == "function" and len(rets) == 1 and (val := short_code(rets[0], 40)):
             detail += f"{' and' if detail else ' that'} returns `{val}`"
         elif kind == "function" and prints and not detail:
             detail = f" that prints `{prints[0]}`"
@@ -547,8 +300,8 @@ def _definition_actions(run: Run, scope: str, lang: str) -> tuple[list[Action], 
 def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
     """Imports, error handling, conditions, loops, returns, output, calls and new variables of a run."""
     acts: list[Action] = []
-    new_imports = [i for i in _imports(run.added) if i not in _imports(run.removed)]
-    old_imports = [i for i in _imports(run.removed) if i not in _imports(run.added)]
+    new_imports = [i for i in imports_in(run.added) if i not in imports_in(run.removed)]
+    old_imports = [i for i in imports_in(run.removed) if i not in imports_in(run.added)]
     if new_imports:
         if new_imports[0].startswith(("<", '"')):
             acts.append(Action("include", ", ".join(f"`{n}`" for n in new_imports[:2]), "which the new code needs",
@@ -558,8 +311,8 @@ def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
     elif old_imports:
         acts.append(Action("remove", f"the unused import of {_join_names(old_imports[:2])}",
                            "to keep the imports tidy", "", _R_IMPORT))
-    added = [ln for ln in run.added if ln.strip() and not _is_comment(ln, lang) and _definition(ln) is None]
-    removed = [ln for ln in run.removed if ln.strip() and not _is_comment(ln, lang) and _definition(ln) is None]
+    added = [ln for ln in run.added if ln.strip() and not is_comment(ln, lang) and definition_of(ln) is None]
+    removed = [ln for ln in run.removed if ln.strip() and not is_comment(ln, lang) and definition_of(ln) is None]
 
     def new(rx: re.Pattern[str]) -> list[str]:
         old = {m.group(1).strip() for ln in removed if (m := rx.match(ln))}
@@ -568,47 +321,47 @@ def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
     def feat(verb: str, obj: str, why: str) -> None:
         acts.append(Action(verb, obj, why, scope, _R_FEATURE))
 
-    if excs := new(_EXC_RE):
+    if excs := new(EXC_RE):
         feat("catch", f"`{excs[0]}`", "so a bad input is reported instead of crashing")
-    elif any(_TRY_RE.match(ln) for ln in added) and not any(_TRY_RE.match(ln) for ln in removed):
+    elif any(TRY_RE.match(ln) for ln in added) and not any(TRY_RE.match(ln) for ln in removed):
         feat("add", "error handling", "so failures are reported instead of crashing")
-    if raises := new(_RAISE_RE):
+    if raises := new(RAISE_RE):
         feat("raise", f"a `{raises[0]}` on invalid input", "so the caller sees what went wrong")
-    if conds := new(_IF_RE):
+    if conds := new(IF_RE):
         if conds[0].strip("()") == "err != nil":
             feat("check", "the returned error", "so failures are not silently ignored")
         elif what := _condition(conds[0]):
             feat("handle", what, "so that edge case is covered")
         else:
             feat("add", "a check for the special case", "so that edge case is covered")
-    loops = [ln for ln in added if _LOOP_RE.match(ln)]
-    if loops and not any(_LOOP_RE.match(ln) for ln in removed):
-        m = _FOR_IN_RE.match(loops[0])
+    loops = [ln for ln in added if LOOP_RE.match(ln)]
+    if loops and not any(LOOP_RE.match(ln) for ln in removed):
+        m = FOR_IN_RE.match(loops[0])
         seq = m.group(2) + ")" * (m.group(2).count("(") - m.group(2).count(")")) if m else ""
-        over = f" over `{seq}`" if _short(seq, 30) else ""
+        over = f" over `{seq}`" if short_code(seq, 30) else ""
         feat("add", f"a loop{over}", "so every item is processed")
-    rets = new(_RETURN_RE)
-    if len(rets) == 1 and (val := _short(rets[0], 40)) and not acts:
+    rets = new(RETURN_RE)
+    if len(rets) == 1 and (val := short_code(rets[0], 40)) and not acts:
         if run.scope and run.scope[0] == "function":
             acts.append(Action("make", f"`{run.scope[1]}` return `{val}`", "so the caller gets the result", "",
                                _R_FEATURE))
         else:
             feat("return", f"`{val}`", "so the caller gets the result")
-    prints_new = [ln for ln in added if _PRINT_RE.search(ln)]
-    prints_old = [ln for ln in removed if _PRINT_RE.search(ln)]
+    prints_new = [ln for ln in added if PRINT_RE.search(ln)]
+    prints_old = [ln for ln in removed if PRINT_RE.search(ln)]
     if prints_old and not prints_new and 2 * len(prints_old) >= len(removed):
         feat("remove", "the debug output", "to keep the output clean")
     elif prints_new and not prints_old and not acts:
         what = _print_args(prints_new[0])
         feat("print", f"`{what}`" if what else "the result", "so the program shows its answer")
-    old_calls = {c for ln in removed for c in _CALL_RE.findall(ln)}
-    calls = [c for ln in added for c in _CALL_RE.findall(ln)
-             if c not in old_calls and c not in _KEYWORDS and c not in _CONTROL and c not in _NOT_CALLS]
+    old_calls = {c for ln in removed for c in CALL_RE.findall(ln)}
+    calls = [c for ln in added for c in CALL_RE.findall(ln)
+             if c not in old_calls and c not in KEYWORDS and c not in CONTROL and c not in _NOT_CALLS]
     if calls and not acts:
         feat("call", f"`{calls[0]}`", "so that step actually runs")
-    old_vars = {m.group(1) for ln in removed if (m := _ASSIGN_RE.match(ln))}
-    new_vars = [m.group(1) for ln in added if (m := _ASSIGN_RE.match(ln))
-                and m.group(1) not in old_vars and m.group(1) not in _KEYWORDS]
+    old_vars = {m.group(1) for ln in removed if (m := ASSIGN_RE.match(ln))}
+    new_vars = [m.group(1) for ln in added if (m := ASSIGN_RE.match(ln))
+                and m.group(1) not in old_vars and m.group(1) not in KEYWORDS]
     if new_vars and not acts:
         feat("introduce", f"a `{new_vars[0]}` variable", "to keep the intermediate value")
     return acts
@@ -617,11 +370,11 @@ def _feature_actions(run: Run, scope: str, lang: str) -> list[Action]:
 def _fallback_actions(run: Run, scope: str) -> list[Action]:
     added = [ln for ln in run.added if ln.strip()]
     removed = [ln for ln in run.removed if ln.strip()]
-    if len(added) == 1 and len(removed) == 1 and (a := _short(removed[0])) and (b := _short(added[0])):
+    if len(added) == 1 and len(removed) == 1 and (a := short_code(removed[0])) and (b := short_code(added[0])):
         return [Action("change", f"`{a}` to `{b}`", "so it does the right thing", scope)]
-    if len(added) == 1 and not removed and (b := _short(added[0])):
+    if len(added) == 1 and not removed and (b := short_code(added[0])):
         return [Action("add", f"`{b}`", "which was missing", scope)]
-    if len(removed) == 1 and not added and (a := _short(removed[0])):
+    if len(removed) == 1 and not added and (a := short_code(removed[0])):
         return [Action("remove", f"`{a}`", "since it is not needed", scope)]
     if not added and not removed:
         return [Action("clean", "up the blank lines", "so the layout is consistent", scope, _R_TRIVIAL)]
