@@ -121,6 +121,14 @@ RANGES: dict[str, Range] = {
     "max_per_lang_problem": POSITIVE_COUNT,
     "internal_similarity_threshold": PROBABILITY,
     "external_similarity_threshold": PROBABILITY,
+    # quality (docs/quality.md)
+    "max_input_chars": POSITIVE_COUNT,
+    "max_output_chars": POSITIVE_COUNT,
+    "decontam_ngram": POSITIVE_COUNT,
+    "near_dup_threshold": Range(0.0, 1.0, low_open=True),
+    "near_dup_num_perm": Range(2, integer=True),
+    "near_dup_shingle": POSITIVE_COUNT,
+    "near_dup_seed": COUNT,
     # simulate (the loopback simulator's options)
     "port": Range(0, 65535, integer=True),
     "latency": SECONDS,

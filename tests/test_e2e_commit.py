@@ -1,7 +1,9 @@
-"""End to end through the stage scripts: a small git repository -> prepare -> collect -> area.
+"""End to end through the stage scripts: a small git repository -> prepare -> collect -> area -> merge ->
+quality -> report, as ``make all`` runs them.
 
 Uses the simulated model in-process (no socket). Checks every sample's invariants (SPEC 0, SPEC 6
-step 6, SPEC 7 loc bounds), and that a second run sends zero requests and writes identical bytes.
+step 6, SPEC 7 loc bounds) and provenance, that the report's Quality section agrees with
+``metrics/quality.json``, and that a second run sends zero requests and writes identical bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pytest
 import yaml
 
 from proginstruct.collection.sample import reachable
+from proginstruct.quality.params import DEFAULT_SETS
+from proginstruct.report.paper import source_label
+from proginstruct.roles.version import prompt_version
 
 from .gitrepo import Repo
 
@@ -56,6 +61,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     js = "function add(a, b) {\n  return a + b;\n}\n\nfunction sub(a, b) {\n  return a - b;\n}\n"
     repo.write("geo.py", BASE)
     repo.write("ops.js", js)
+    repo.write("LICENSE", (ROOT / "LICENSE").read_text())
     repo.commit("c0", "Initial commit")
     text = BASE
     for k in range(1, 7):
@@ -73,6 +79,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "prepare_commit": {"repo": str(repo.path), "rev": repo.shas["c6"]},
         "collect": {"commit": {"limit_one_block_prob": 1.0, "max_per_sample": 3, "use_user_prob": 0.5}},
         "area": {"use_loc_prob": 0.9},
+        "quality": {"decontaminate": [{**d, "path": str(ROOT / d["path"])} for d in DEFAULT_SETS]},
     }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     return work
@@ -91,7 +98,43 @@ def run_recipe(work: Path, tag: str) -> dict[str, bytes]:
               "--output_path", f"{tag}/collected.jsonl", "--metrics_path", f"{tag}/collect.json")
     run_stage(work, "post_collection.py", "--input_path", f"{tag}/collected.jsonl",
               "--output_path", f"{tag}/final.jsonl")
-    return {n: (work / tag / n).read_bytes() for n in ("prepared.jsonl", "collected.jsonl", "final.jsonl")}
+    run_stage(work, "merge_data.py", f"{tag}/merged.jsonl", f"{tag}/final.jsonl")
+    run_stage(work, "quality_filter.py", "--input_path", f"{tag}/merged.jsonl", "--output_path",
+              f"{tag}/dataset.jsonl", "--also_write", f"{tag}/dataset.parquet", "--metrics_path",
+              f"{tag}/metrics/quality.json")
+    run_stage(work, "report.py", "--input_path", f"{tag}/dataset.jsonl", "--metrics_path", f"{tag}/report.json",
+              "--report_dir", f"{tag}/reports", "--metrics_dir", f"{tag}/metrics", "--no-png")
+    return {n: (work / tag / n).read_bytes() for n in ("prepared.jsonl", "collected.jsonl", "final.jsonl",
+                                                       "dataset.jsonl", "dataset.parquet", "metrics/quality.json",
+                                                       "reports/dataset.md")}
+
+
+def table_rows(md: str, header: str) -> list[list[str]]:
+    """The body rows of the Markdown table whose header row starts with ``header``, as cell lists."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def check_quality_section(md: str, m: dict) -> None:
+    """Every figure of the report's Quality section is the one in metrics/quality.json."""
+    assert "## Quality" in md
+    gates = ["too_long", "breaks_syntax", "contaminated", "near_duplicate"]
+    rows = {r[0]: r[1:] for r in table_rows(md, "| source | samples | too long |")}
+    for source, f in m["sources"].items():
+        assert rows[source_label(source)] == [str(f["samples"]), *(str(f["removed"][g]) for g in gates),
+                                              str(f["kept"])]
+    assert rows["Total"] == [str(m["samples"]), *(str(m["removed"][g]) for g in gates), str(m["kept"])]
+    langs = {r[0]: r[1:] for r in table_rows(md, "| language | samples | current parses % |")}
+    assert langs == {lang: [str(f["samples"]), f"{100 * f['current_share']:.2f}", f"{100 * f['next_share']:.2f}"]
+                     for lang, f in m["syntax"]["languages"].items()}
+    sets = {r[0]: r[-1] for r in table_rows(md, "| set |")}
+    assert sets == {name: str(n) for name, n in m["contaminated"].items()}
 
 
 def test_recipe_end_to_end(project: Path) -> None:
@@ -126,9 +169,21 @@ def test_recipe_end_to_end(project: Path) -> None:
     assert {"cursor", "range"} <= kinds and {"C", "CU"} & kinds and {"HC", "HCU"} & kinds
     metrics = orjson.loads((project / "run1" / "collect.json").read_bytes())
     assert metrics["requests"]["sent"] > 0 and metrics["samples"] == len(samples)
+    # provenance: the prompts that made each sample, and the repository's licence
+    assert {(s["prompt_version"], s["license"]) for s in samples} == {(prompt_version(), "MIT")}
+
+    # the quality stage keeps an ordered subset; the report's Quality section shows its metrics
+    kept = first["dataset.jsonl"].splitlines()
+    merged = (project / "run1" / "merged.jsonl").read_bytes().splitlines()
+    assert kept and set(kept) <= set(merged) and sorted(kept, key=merged.index) == kept
+    quality = orjson.loads(first["metrics/quality.json"])
+    assert quality["kept"] == len(kept) and quality["samples"] == len(merged)
+    assert quality["syntax"]["languages"]["python"]["samples"] > 0
+    check_quality_section(first["reports/dataset.md"].decode(), quality)
 
     # a second run with the same params: no request sent, same bytes everywhere
     second = run_recipe(project, "run2")
+    second["reports/dataset.md"] = second["reports/dataset.md"].replace(b"`run2/", b"`run1/")  # the path it names
     assert second == first
     metrics2 = orjson.loads((project / "run2" / "collect.json").read_bytes())
     assert metrics2["requests"].get("sent", 0) == 0

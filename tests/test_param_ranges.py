@@ -13,6 +13,7 @@ from proginstruct.cli import area, collect, prepare_commit, prepare_submit, simu
 from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.collection.sample import CollectParams
 from proginstruct.errors import UserError
+from proginstruct.quality.params import DEFAULTS as QUALITY_DEFAULTS
 from proginstruct.ranges import RANGES, ParamError, check_params, numeric_names
 from proginstruct.records import read_records, write_records
 from proginstruct.sources.aiprogrammer import AIPROGRAMMER_DEFAULTS
@@ -22,7 +23,8 @@ from .scale_helpers import commit_records
 
 
 @pytest.mark.parametrize("defaults", [LLM_DEFAULTS, collect.COLLECT_DEFAULTS, area.DEFAULTS, AIPROGRAMMER_DEFAULTS,
-                                      prepare_submit.DEFAULTS, prepare_commit.DEFAULTS, simulate.DEFAULTS])
+                                      prepare_submit.DEFAULTS, prepare_commit.DEFAULTS, simulate.DEFAULTS,
+                                      QUALITY_DEFAULTS])
 def test_every_numeric_param_of_every_stage_has_a_range(defaults):
     names = numeric_names(defaults)
     assert names and not [n for n in names if n not in RANGES]

@@ -217,7 +217,7 @@ def expected_dataset_records() -> list[dict]:
     def r(row: dict, lang: str, git: str) -> dict:
         return {"id": f"{row['commit']}:{row['new_file']}", "code1": row["old_contents"],
                 "code2": row["new_contents"], "lang": lang, "git": git, "commit": row["commit"],
-                "path": row["new_file"], "source": "commit"}
+                "path": row["new_file"], "source": "commit", "license": row["license"]}  # provenance
 
     return [r(ROWS[0], "python", "Bump a"), r(ROWS[1], "c++", "Rename x"), r(ROWS[4], "javascript", "Use let"),
             r(ROWS[5], "python", "Unicode")]

@@ -17,6 +17,7 @@ COMMANDS = {
     "area": "proginstruct.cli.area:command",
     "simulate": "proginstruct.cli.simulate:command",
     "merge": "proginstruct.cli.merge:command",
+    "quality": "proginstruct.cli.quality:command",
     "export": "proginstruct.cli.export:command",
     "report": "proginstruct.cli.report:command",
     "show": "proginstruct.cli.show:command",

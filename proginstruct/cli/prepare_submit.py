@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..records import atomic_open, atomic_write_json, dumps, write_records
+from ..sources.licenses import folder_license
 from ..sources.submit import SkipHook, SubmitParams, prepare_submit, summary_line
 from ..stats import Stats
 from .common import load_params, param_options, params_option, resolve, user_errors
@@ -21,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "max_per_lang_problem": 10,
     "internal_similarity_threshold": 0.7,
     "external_similarity_threshold": 0.4,
+    # SPDX id recorded on every record when the folder holds no recognisable licence file: IBM's Project
+    # CodeNet is distributed under Apache-2.0 (its repository's licence); "" = record none
+    "license": "Apache-2.0",
 }
 
 
@@ -43,12 +47,17 @@ def run(cfg: dict[str, Any], output_path: str, metrics_path: str | None = None,
         skipped_path: str | None = None, progress: bool = True) -> Stats:
     """Prepare submit records with the resolved config ``cfg`` (keys of :data:`DEFAULTS`), write them
     atomically to ``output_path`` (.jsonl/.json/.parquet), the counters (and params) to ``metrics_path``
-    and, when given, one line per skipped history to ``skipped_path``. Prints the summary line on stderr
+    and, when given, one line per skipped history to ``skipped_path``. Every record gets ``license``: the
+    SPDX id of the licence file in ``root`` (:func:`~proginstruct.sources.licenses.folder_license`), else
+    ``cfg["license"]`` (none when ``""``). Prints the summary line on stderr
     and returns the counters. Raises :class:`UserError` for a missing root or bad params."""
     params = SubmitParams(**{k: cfg[k] for k in SubmitParams.__dataclass_fields__})
     stats = Stats()
+    license = folder_license(cfg["root"]) or str(cfg.get("license") or "")
     with skip_log(skipped_path) as on_skip:
         records = prepare_submit(cfg["root"], cfg["statements"], params, stats, progress, on_skip)
+        if license:  # sample provenance: the licence of the folder's code
+            records = ({**r, "license": license} for r in records)
         stats["records.written"] = write_records(output_path, records)
     click.echo(summary_line(stats), err=True)
     if metrics_path:

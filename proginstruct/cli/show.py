@@ -20,6 +20,8 @@ from .common import user_errors
               help="only this sample type (repeatable)")
 @click.option("--loc", "locs", multiple=True, type=click.Choice(LOC_KINDS), help="only this kind of target area")
 @click.option("--id", "ids", multiple=True, help="only the sample with this id (repeatable)")
+@click.option("--prompt_version", "prompt_versions", multiple=True,
+              help="only samples made with this prompt version (repeatable)")
 @click.option("--skip", default=0, show_default=True, help="skip this many matching samples")
 @click.option("-n", "--limit", default=3, show_default=True, help="show at most this many samples (0 = all)")
 @click.option("--as", "fmt", type=click.Choice(FORMATS), default=None,
@@ -28,7 +30,8 @@ from .common import user_errors
 @click.option("--width", default=None, type=int, help="output width in columns (default: the terminal's)")
 @user_errors
 def command(path: str, sources: tuple[str, ...], langs: tuple[str, ...], types: tuple[str, ...],
-            locs: tuple[str, ...], ids: tuple[str, ...], skip: int, limit: int, fmt: str | None,
+            locs: tuple[str, ...], ids: tuple[str, ...], prompt_versions: tuple[str, ...], skip: int,
+            limit: int, fmt: str | None,
             color: bool | None, width: int | None) -> None:
     """Print samples of PATH: highlighted snapshots, the history as coloured diffs, the cursor or range
     marked, the instruction, the assistant's edit and the chat."""
@@ -36,6 +39,6 @@ def command(path: str, sources: tuple[str, ...], langs: tuple[str, ...], types: 
                       soft_wrap=False)
     samples = (s for _, s in read_samples(path))
     picked = select(samples, skip=skip, limit=limit or None, sources=sources, langs=langs, types=types,
-                    locs=locs, ids=ids)
+                    locs=locs, ids=ids, prompt_versions=prompt_versions)
     if show(picked, console, fmt) == 0:
         click.echo("show: no sample matches the filters", err=True)

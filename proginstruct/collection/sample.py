@@ -10,6 +10,7 @@ from typing import Any
 from ..blocks import apply_blocks, block_diff, edit_blocks, edit_blocks_and_diff
 from ..ranges import check_params
 from ..roles.render import ChangeQuery, JudgeQuery, RecordView
+from ..roles.version import prompt_version
 from ..samples import sample_type, snapshot
 from ..seeding import derive_rng, derive_seed
 from ..stats import Stats
@@ -124,6 +125,8 @@ async def build_sample(engine: Any, roles: Any, data_type: str, series: Series, 
         "id": f"{record_id}:{c}",
         "seed": sample_seed,
         "model": ",".join(sorted(models)),
+        "prompt_version": prompt_version(),  # provenance: the prompts and reply protocol (roles/version.py)
+        **({"license": series.license} if series.license else {}),
     }
     stats.add("samples")
     stats.add(f"sample_types.{sample_type(sample)}")

@@ -15,12 +15,14 @@ DATA_TYPES = ("commit", "aiprogrammer", "submit")
 class Series:
     """``versions``: code snapshots oldest first (the candidates for ``current``); ``final``: the code the
     programmer ends with; ``lang``: language for every snapshot (``""`` when unknown); ``context``:
-    commit message (commit) or problem statement (submit), ``""`` otherwise."""
+    commit message (commit) or problem statement (submit), ``""`` otherwise; ``license``: the SPDX id of
+    the source's licence when the input record names one (its ``license`` field), else ``""``."""
 
     versions: tuple[str, ...]
     final: str
     lang: str
     context: str = ""
+    license: str = ""
     _steps: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def revision_diffs(self, c: int) -> tuple[str, ...]:
@@ -75,19 +77,22 @@ def code_series(data_type: str, rec: dict, rng: random.Random, limit_one_block_p
       probability ``limit_one_block_prob``, else kept whole; ``final`` is the last version;
     - commit: ``edit_series(code1, code2)`` minus its last element with that probability, else ``[code1]``;
     - submit: like aiprogrammer over ``submissions``, ``lang = language.lower()``.
+
+    A string ``license`` field of the record becomes :attr:`Series.license`.
     """
+    lic = rec.get("license") if isinstance(rec.get("license"), str) else ""
     if data_type == "commit":
         if rng.random() < limit_one_block_prob:
             versions = edit_series(rec["code1"], rec["code2"], rng)[:-1]
         else:
             versions = [rec["code1"]]
-        return Series(tuple(versions), rec["code2"], (rec.get("lang") or "").lower(), rec.get("git") or "")
+        return Series(tuple(versions), rec["code2"], (rec.get("lang") or "").lower(), rec.get("git") or "", lic)
     if data_type == "aiprogrammer":
         outs = rec["output"]
         return Series(tuple(_pairwise_series(outs, rng, limit_one_block_prob)), outs[-1],
-                      (rec.get("lang") or "").lower())
+                      (rec.get("lang") or "").lower(), "", lic)
     if data_type == "submit":
         subs = rec["submissions"]
         return Series(tuple(_pairwise_series(subs, rng, limit_one_block_prob)), subs[-1],
-                      rec["language"].lower(), rec.get("problems_contexts") or "")
+                      rec["language"].lower(), rec.get("problems_contexts") or "", lic)
     raise ValueError(f"unknown data_type {data_type!r}; expected one of {DATA_TYPES}")

@@ -8,7 +8,7 @@ One row per sample, columns:
 | ``current``, ``next`` | struct ``{type, lang, code}`` | |
 | ``user``, ``chat`` | string | ``""`` when none |
 | ``loc`` | list of int64, nullable | ``null`` = no area, ``[offset]`` = cursor, ``[start, end]`` = range |
-| ``source``, ``id``, ``model`` | string, nullable | provenance |
+| ``source``, ``id``, ``model``, ``prompt_version``, ``license`` | string, nullable | provenance |
 | ``seed`` | int64, nullable | provenance |
 | ``extra`` | string, nullable | any other fields as canonical JSON (``null`` when none) |
 
@@ -39,10 +39,12 @@ SCHEMA = pl.Schema({
     "source": pl.String,
     "id": pl.String,
     "model": pl.String,
+    "prompt_version": pl.String,
+    "license": pl.String,
     "seed": pl.Int64,
     "extra": pl.String,
 })
-_TEXT_FIELDS = ("source", "id", "model")
+_TEXT_FIELDS = ("source", "id", "model", "prompt_version", "license")
 _FIELDS = set(SCHEMA.names()) - {"extra"}
 
 
@@ -95,42 +97,60 @@ def row_to_sample(row: dict[str, Any]) -> dict[str, Any]:
     return sample
 
 
+class ParquetSampleWriter:
+    """Stream samples into ``path`` in :data:`SCHEMA`, ``batch_rows`` per row group (memory grows with one
+    batch, not the dataset), zstd-compressed. The file appears at ``path`` only on a clean exit of the
+    ``with`` block (a temporary file is renamed); on an exception the temporary file is removed."""
+
+    def __init__(self, path: str | os.PathLike, batch_rows: int = 2048):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.batch_rows = batch_rows
+        self.rows = 0
+        self._batch: list[dict[str, Any]] = []
+        self._writer: Any = None
+
+    def __enter__(self) -> ParquetSampleWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, sample: dict[str, Any]) -> None:
+        """Append one sample (see :func:`sample_to_row`)."""
+        self._batch.append(sample_to_row(sample))
+        self.rows += 1
+        if len(self._batch) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow.parquet as pq
+
+        table = pl.DataFrame(self._batch, schema=SCHEMA).to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self._batch.clear()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                if self._batch or self._writer is None:
+                    self._flush()
+                self._writer.close()
+                self._writer = None
+                _publish(self.tmp, self.path)
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            self.tmp.unlink(missing_ok=True)
+
+
 def write_parquet(samples: Iterable[dict[str, Any]], path: str | os.PathLike, batch_rows: int = 2048) -> int:
-    """Write ``samples`` to ``path`` in :data:`SCHEMA`, ``batch_rows`` per row group (streaming: memory
-    grows with one batch, not the dataset), zstd-compressed, atomically. Returns the number of rows."""
-    import pyarrow.parquet as pq
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    writer = None
-    n = 0
-    try:
-        batch: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            nonlocal writer
-            table = pl.DataFrame(batch, schema=SCHEMA).to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
-            batch.clear()
-
+    """Write ``samples`` to ``path`` in :data:`SCHEMA` through :class:`ParquetSampleWriter` (streaming,
+    atomic). Returns the number of rows."""
+    with ParquetSampleWriter(path, batch_rows) as writer:
         for sample in samples:
-            batch.append(sample_to_row(sample))
-            n += 1
-            if len(batch) >= batch_rows:
-                flush()
-        if batch or writer is None:
-            flush()
-        writer.close()
-        _publish(tmp, p)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    return n
+            writer.write(sample)
+    return writer.rows
 
 
 def read_parquet(path: str | os.PathLike, batch_rows: int = 2048) -> Iterator[dict[str, Any]]:

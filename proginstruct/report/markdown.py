@@ -140,9 +140,10 @@ DEFINITIONS = [
 
 
 def render_markdown(report: dict[str, Any], sources: list[str], langs: list[dict[str, Any]],
-                    models: dict[str, int], dataset: str) -> str:
+                    models: dict[str, int], dataset: str, extra: list[str] | None = None) -> str:
     """The whole ``dataset.md``: ``report`` maps ``"overall"`` and each source to its figures; ``langs`` is
-    the languages plot table as dicts; ``dataset`` the dataset path shown in the text."""
+    the languages plot table as dicts; ``dataset`` the dataset path shown in the text; ``extra`` more
+    Markdown lines (whole sections) placed before the plots."""
     groups = [*sources, "overall"]
     n = report["overall"]["samples"]
     out = [
@@ -183,6 +184,7 @@ def render_markdown(report: dict[str, Any], sources: list[str], langs: list[dict
         "",
         *languages_table(langs, sources),
         "",
+        *(extra or []),
         "## Plots",
         "",
         "![History snapshots per sample](plots/history.png)",

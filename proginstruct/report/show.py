@@ -35,16 +35,18 @@ def lexer_name(lang: str) -> str:
 
 
 def matches(sample: dict[str, Any], sources: Iterable[str] = (), langs: Iterable[str] = (),
-            types: Iterable[str] = (), locs: Iterable[str] = (), ids: Iterable[str] = ()) -> bool:
+            types: Iterable[str] = (), locs: Iterable[str] = (), ids: Iterable[str] = (),
+            prompt_versions: Iterable[str] = ()) -> bool:
     """Whether ``sample`` passes the filters: each non-empty filter is a set of accepted values (any of
     them), and all filters must pass. ``types`` are ``C`` / ``H,C`` / ``C,U`` / ``H,C,U``, ``locs`` are
-    ``none`` / ``cursor`` / ``range``."""
+    ``none`` / ``cursor`` / ``range``, ``prompt_versions`` the samples' ``prompt_version``."""
     checks = (
         (sources, sample.get("source") or ""),
         (langs, sample["current"].get("lang") or ""),
         (types, sample_type(sample)),
         (locs, loc_kind(sample.get("loc"))),
         (ids, str(sample.get("id", ""))),
+        (prompt_versions, str(sample.get("prompt_version") or "")),
     )
     return all(not want or value in set(want) for want, value in checks)
 

@@ -31,6 +31,7 @@ from .figures import (
 from .markdown import render_markdown
 from .paper import ordered_sources
 from .plots import plot_tables, write_plots
+from .quality import quality_section, read_quality_metrics
 
 
 def _checked(path: str | os.PathLike):
@@ -71,8 +72,9 @@ def run_report(input_path: str | os.PathLike, metrics_path: str | os.PathLike | 
                png: bool = True) -> dict[str, Any]:
     """Measure the samples of ``input_path`` (``.jsonl``, ``.json`` or the dataset ``.parquet``) and write
     ``metrics_path`` (JSON), ``<report_dir>/dataset.md`` and ``<report_dir>/plots/`` (CSV, and PNG with
-    ``png``). Returns the report dict. Raises :class:`UserError` for a missing or invalid input or
-    metrics file, :class:`BadRecord` for a record that is not a sample."""
+    ``png``); ``dataset.md`` gets a "Quality" section when ``<metrics_dir>/quality.json`` exists. Returns
+    the report dict. Raises :class:`UserError` for a missing or invalid input or metrics file,
+    :class:`BadRecord` for a record that is not a sample."""
     rows = measurements(_checked(input_path))
     report, sources = build_report(rows, metrics_dir)
     if metrics_path:
@@ -81,6 +83,7 @@ def run_report(input_path: str | os.PathLike, metrics_path: str | os.PathLike | 
     write_plots(rows, sources, plots_dir, png=png)
     langs = plot_tables(rows, sources)["languages"].to_dicts()
     models = dict(rows.group_by("model").len().sort(["len", "model"], descending=[True, False]).iter_rows())
-    md = render_markdown(report, sources, langs, models, Path(input_path).as_posix())
+    quality = quality_section(read_quality_metrics(metrics_dir))
+    md = render_markdown(report, sources, langs, models, Path(input_path).as_posix(), quality)
     atomic_write_bytes(Path(report_dir) / "dataset.md", md.encode())
     return report

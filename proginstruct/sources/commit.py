@@ -1,7 +1,9 @@
 """The commit source (SPEC 1.1, the ``prepare_commit`` stage): git history and commit datasets -> commit records.
 
 A commit record is ``{"id", "code1", "code2", "lang", "git", "commit", "path", "source": "commit"}``: the
-file before and after one commit, its language and the commit subject (SPEC 1 table). Records come from
+file before and after one commit, its language and the commit subject (SPEC 1 table); plus ``license``
+(an SPDX id) when known: the licence file at the root of the repository at ``rev``
+(:mod:`.licenses`), or a dataset row's ``license`` column (CommitPackFT has one). Records come from
 a local git repository (:mod:`.git_history`) and/or dataset files with CommitPackFT / EditPackFT columns
 (:mod:`.commit_datasets`); one :class:`RecordGate` applies the same limits to both, in this order:
 language allow-list, per-language cap, identical before/after, file size, binary, undecodable.
@@ -24,6 +26,7 @@ from ..stats import Stats
 from . import git_history as gh
 from .commit_datasets import BAD_RECORD_POLICIES, normalise_lang, read_changes
 from .languages import language_of
+from .licenses import tree_license
 
 # SPEC 9 and params.yaml section "prepare_commit"
 DEFAULTS: dict[str, Any] = {
@@ -143,9 +146,13 @@ class RecordGate:
         return bool(cap and self.limits.langs) and all(self._per_lang.get(x, 0) >= cap for x in self.limits.langs)
 
 
-def _record(rid: str, code1: str, code2: str, lang: str, git: str, commit: str | None, path: str | None) -> dict:
-    return {"id": rid, "code1": code1, "code2": code2, "lang": lang, "git": git,
-            "commit": commit, "path": path, "source": "commit"}
+def _record(rid: str, code1: str, code2: str, lang: str, git: str, commit: str | None, path: str | None,
+            license: str | None = None) -> dict:
+    rec = {"id": rid, "code1": code1, "code2": code2, "lang": lang, "git": git,
+           "commit": commit, "path": path, "source": "commit"}
+    if license:
+        rec["license"] = license
+    return rec
 
 
 def mine_repository(repo_path: str, rev: str, gate: RecordGate, *, progress: bool = False) -> Iterator[dict]:
@@ -153,13 +160,15 @@ def mine_repository(repo_path: str, rev: str, gate: RecordGate, *, progress: boo
 
     Newest commit first, files in path order within a commit; merge commits (``commits.merge_skipped``)
     and the root commit (``commits.root_skipped``) give no records but the walk goes on along first parents.
-    Record id is ``"<commit sha>:<new path>"``, ``lang`` comes from the new path's extension. Counts
+    Record id is ``"<commit sha>:<new path>"``, ``lang`` comes from the new path's extension, ``license``
+    from the repository's licence file at ``rev`` when it is recognised. Counts
     ``commits.walked`` (merges included, at most ``max_commits``). Stops early once :attr:`RecordGate.exhausted`.
     Raises :class:`UserError` (at the first ``next``) for a missing repository or an unknown revision.
     """
     stats = gate.stats
     repo = gh.open_repository(repo_path)
     start = gh.resolve_commit(repo, rev, repo_path)
+    license = tree_license(repo, start.tree)  # the repository's licence at rev, for every record
     limit = gate.limits.max_commits
     with Bar(desc="commits", unit="commit", total=limit or None, file=sys.stderr, disable=not progress,
              dynamic_ncols=True) as bar:
@@ -194,7 +203,7 @@ def mine_repository(repo_path: str, rev: str, gate: RecordGate, *, progress: boo
                     continue
                 assert code1 is not None and code2 is not None
                 yield gate.accept(_record(f"{sha}:{change.new_path}", code1, code2, lang, subject, sha,
-                                          change.new_path))
+                                          change.new_path, license))
 
 
 def _utf8_size(text: str) -> int:
@@ -232,7 +241,7 @@ def read_datasets(paths: Sequence[str], gate: RecordGate, notes: list[str] | Non
             if not gate.check_decoded(why):
                 continue
             yield gate.accept(_record(change.id, change.code1, change.code2, change.lang, change.git,
-                                      change.commit, change.path))
+                                      change.commit, change.path, change.license))
 
 
 def _check_paths(input_paths: Sequence[str], output_path: str) -> None:

@@ -1,7 +1,8 @@
 """Commit records from dataset files with CommitPackFT / EditPackFT columns (SPEC 1.1, second source).
 
 Columns used: ``old_contents -> code1``, ``new_contents -> code2``, ``subject -> git``, ``lang`` (normalised
-by :func:`normalise_lang`), and for the record id ``commit`` plus ``new_file`` (or ``old_file``) when present.
+by :func:`normalise_lang`), for the record id ``commit`` plus ``new_file`` (or ``old_file``) when present, and
+``license`` (CommitPackFT's SPDX id of the original repository's licence) when present.
 Files are ``.json`` (a list), ``.jsonl`` or ``.parquet``, read through :func:`proginstruct.records.read_records`.
 """
 
@@ -42,7 +43,7 @@ def normalise_lang(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class DatasetChange:
     """One row of a commit dataset: ``id``, ``code1``/``code2`` (before/after), ``lang`` (normalised),
-    ``git`` (the commit subject), and ``commit``/``path`` when the row has them (else ``None``)."""
+    ``git`` (the commit subject), and ``commit``/``path``/``license`` when the row has them (else ``None``)."""
 
     id: str
     code1: str
@@ -51,6 +52,7 @@ class DatasetChange:
     git: str
     commit: str | None
     path: str | None
+    license: str | None = None
 
 
 def parse_row(row: Any) -> DatasetChange:
@@ -78,6 +80,7 @@ def parse_row(row: Any) -> DatasetChange:
         git=row["subject"].strip().split("\n", 1)[0].strip(),
         commit=commit,
         path=path,
+        license=(row["license"].strip() or None) if isinstance(row.get("license"), str) else None,
     )
 
 
