@@ -1,10 +1,10 @@
 """Outages longer than the retry budget (docs/models-and-scale.md, "Outages"): no sample may be lost.
 
-Run: ``.venv/bin/python bench/outage.py`` (defaults: the first 50 records of the default commit input, a
-429 storm of 6.5 s with ``Retry-After: 0.5`` and a 5xx outage of 6.5 s, against ``llm.max_retries`` 10:
-the issue's 65 s storm with ``Retry-After: 5`` scaled down ten times, so that both outages outlast the
-retry budget). ``--code DIR`` runs the collection from another checkout (before/after); ``--label``
-names the run in ``bench/results/outage.json``.
+Run: ``.venv/bin/python bench/outage.py`` (defaults: the first 50 records of the default commit input; a
+429 storm of 6.5 s with ``Retry-After: 0.5`` against ``llm.max_retries`` 10, which is a 65 s storm with
+``Retry-After: 5`` scaled down ten times; a 5xx outage of 6.5 s against ``llm.max_retries`` 3: both
+outlast the retry budget). ``--code DIR`` runs the collection from another checkout (before/after);
+``--label`` names the run in ``bench/results/outage.json``.
 
 Scenarios, each a seed-style collection (``stages/data_collection.py --data_type commit``, params.yaml
 defaults, a fresh reply cache) as a child process against the simulator in this process:

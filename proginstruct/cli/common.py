@@ -42,7 +42,7 @@ LLM_DEFAULTS: dict[str, Any] = {
     "cache_path": ".llm_cache/replies.sqlite",
     "http_transport": "aiohttp",  # "aiohttp" (cheaper per request) or "httpx" (the openai client's default)
     "window": 0,  # records in flight at once; 0 = 4 * num_proc
-    "window_bytes": 32_000_000,  # characters of input records and their code series in flight; 0 = no bound
+    "window_bytes": 24_000_000,  # characters of input records and their code series in flight; 0 = no bound
     "mode": "online",  # online | batch (rounds of batch jobs, same output) | estimate (count, send nothing)
     "batch_poll": 5.0,  # batch mode: seconds before the first poll of a job, doubling up to 60
 }
