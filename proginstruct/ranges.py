@@ -159,7 +159,8 @@ def check_params(values: Mapping[str, Any], section: str = "") -> dict[str, Any]
         ok = rng.check(value)
         if ok is None:
             where = f"{section}.{name}" if section else name
-            raise ParamError(f"{where} must be {rng.describe()}, got {value!r}; fix params.yaml "
+            shown = value if isinstance(value, str) and value.strip() else repr(value)  # a flag's text as typed
+            raise ParamError(f"{where} must be {rng.describe()}, got {shown}; fix params.yaml "
                              f"({section or 'its section'}) or --{name}")
         out[name] = ok
     return out

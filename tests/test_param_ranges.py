@@ -39,7 +39,8 @@ def test_one_line_naming_the_param_what_it_must_be_and_the_fix():
     for name, bad in [("max_try", 0), ("num_proc", 2.5), ("top_p", 0.0), ("temperature", 3), ("alpha", 0),
                       ("use_user_prob", 1.5), ("loc_noisy_length", -3), ("max_per_problem", 0), ("port", 70000),
                       ("window_bytes", "lots"), ("max_retries", True)]:
-        with pytest.raises(ParamError, match=rf"^x\.{name} must be .*, got {bad!r}; fix params.yaml \(x\) or --{name}$"):
+        shown = bad if isinstance(bad, str) else repr(bad)  # a flag's text as typed
+        with pytest.raises(ParamError, match=rf"^x\.{name} must be .*, got {shown}; fix params.yaml \(x\) or --{name}$"):
             check_params({name: bad}, "x")
     assert check_params({"num_proc": "8", "window": 512.0, "other": "kept"}) == {"num_proc": 8, "window": 512,
                                                                                  "other": "kept"}
@@ -80,6 +81,15 @@ def test_collect_refuses_out_of_range_flags_with_one_line(tmp_path, flag, value,
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert res.output.startswith(f"error: {words}; fix params.yaml") and f"or {flag}" in res.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_flag_that_is_not_a_number_gets_the_same_one_line(tmp_path):
+    res = _collect(tmp_path, "--num_proc", "2.5")
+    assert res.exit_code == 2 and res.output == ("error: llm.num_proc must be an integer >= 1, got 2.5; fix "
+                                                 "params.yaml (llm) or --num_proc\n")
+    res = _collect(tmp_path, "--temperature", "hot")
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "llm.temperature must be a number in [0, 2]" in \
+        res.output
 
 
 def test_params_yaml_values_are_checked_as_flags_are(tmp_path):

@@ -85,6 +85,18 @@ def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mappi
     return check_params(out, section)
 
 
+class _NumberText(click.ParamType):
+    """A numeric flag's text, passed on as given: :func:`resolve` reads it as a number and checks its
+    range (:mod:`proginstruct.ranges`), so ``--num_proc 2.5`` gets the same one-line error as
+    ``--num_proc 0`` instead of click's usage block."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+_NUMBER_TEXT = {"INTEGER": _NumberText("INTEGER"), "FLOAT": _NumberText("FLOAT")}
+
+
 def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None = None) -> Callable:
     """Decorator adding ``--<name>`` for every key of ``defaults`` (type from the default's type).
 
@@ -95,10 +107,8 @@ def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None =
         for name, value in reversed(list(defaults.items())):
             if isinstance(value, bool):
                 typ: Any = click.BOOL
-            elif isinstance(value, int):
-                typ = click.INT
-            elif isinstance(value, float):
-                typ = click.FLOAT
+            elif isinstance(value, int | float):
+                typ = _NUMBER_TEXT["INTEGER" if isinstance(value, int) else "FLOAT"]
             else:
                 typ = click.STRING
             what = (helps or {}).get(name)
