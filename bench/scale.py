@@ -1,8 +1,12 @@
-"""Scale benchmark (docs/benchmarks.md): the collect stage against the loopback simulator, next to bare openai loops.
+"""Scale benchmark (docs/benchmarks.md): the collect stage against the loopback simulator, next to bare
+openai loops, and its memory on real-shaped commits.
 
 Run: ``.venv/bin/python bench/scale.py`` (defaults: 1,000, 10,000 and 100,000 commit records, the
-simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2). Writes
-``bench/results/scale.json``; ``--table`` prints the table of docs/benchmarks.md from it.
+simulator instant and at 1 s latency, 512 requests in flight, ``collect.workers`` 1 and 2, then the
+memory rows: 1,000 and 10,000 real-shaped commit records at 200 ms latency). Writes
+``bench/results/scale.json``; ``--table`` prints the tables of docs/benchmarks.md from it. ``--memory``
+runs only the memory rows, into ``bench/results/scale_memory.json`` under ``--label`` (``--code DIR``
+runs them from another checkout, for a before/after comparison).
 
 For every size and latency, in one run:
 
@@ -15,7 +19,7 @@ For every size and latency, in one run:
    workers, cycling through request bodies that the pipeline builds for the same records (captured
    before the runs with the roles and the in-process simulator). It sends them as the engine does,
    through the client's ``post`` with orjson bytes, with Python's default garbage collector: the
-   reference of the scale targets (below, and docs/benchmarks.md);
+   reference of the targets;
 4. **bare GC-tuned** (``bare_loop_gc_tuned``): the same loop under the pipeline's garbage-collector
    settings (``proginstruct.llm.gc_tuning.throughput_gc``), to show what those settings alone are worth;
 5. **create loop** (``bare_create``): the same with ``client.chat.completions.create(...)``, the
@@ -28,13 +32,17 @@ run phase), ``max_in_flight`` (most requests awaiting a reply in the client at o
 phase, imports excluded, per request), ``peak_rss_mb`` (the largest process's ``ru_maxrss``),
 ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` (peak sums over the child and its workers, sampled every
 0.2 s from ``/proc``), ``load`` (1-minute load average before the run: the machine is shared).
-``ratio`` / ``targets`` compare each pipeline setting with the bare loop (rate >= 85 %, CPU per request
-<= 1.3x, summed PSS <= 300 MB); ``*_vs_gc_tuned`` and ``*_vs_create`` with the other loops;
-``targets_met*`` summarize per setting and for the best setting of each run.
+``ratio`` compares each pipeline setting with the bare loop; ``targets`` holds the checks where a target
+applies (:data:`TARGET_LATENCY` with one worker: rate >= 85 % of the bare loop's, CPU per request
+<= 1.5x; other rows are for information); ``ratio_vs_gc_tuned`` and ``ratio_vs_create`` compare with the
+other loops. ``memory`` holds the memory rows and their targets (peak RSS <= 200 MB, and flat: the
+largest size's peak within 20 % of the smallest's); ``targets_met`` summarizes all of them.
 
-Synthetic commit records: Python modules of 40-120 lines (functions with arithmetic, loops, prints),
-changed by 1-4 edits (renamed identifiers, changed literals, inserted or deleted lines), with a commit
-subject; seeded, so every run measures the same input.
+Synthetic commit records (rate rows): Python modules of 40-120 lines (functions with arithmetic, loops,
+prints), changed by 1-4 edits (renamed identifiers, changed literals, inserted or deleted lines), with a
+commit subject. Real-shaped records (memory rows, :func:`write_real_records`): one Python file of
+5-100 KB per record (median about 16 KB), changed by 1-6 local edits. Both seeded: every run measures
+the same input.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -60,7 +69,11 @@ import psutil  # installed with dvc
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "scale.json"
+MEMORY_RESULTS = REPO / "bench" / "results" / "scale_memory.json"
 BODY_POOL = 4000  # distinct request bodies the bare loop cycles through
+TARGET_LATENCY = 1.0  # seconds: the rate and CPU targets apply at this latency, with one worker
+RATE_TARGET, CPU_TARGET = 0.85, 1.5  # at least this share of the bare loop's rate; at most this x its CPU
+RSS_TARGET_MB, FLAT_TARGET = 200.0, 1.2  # memory rows: peak RSS; largest size's peak / smallest size's
 
 NAMES = ["total", "count", "items", "value", "result", "index", "buffer", "limit", "offset", "scale", "width",
          "height", "name", "path", "data", "rows", "cols", "score", "weight", "delta"]
@@ -122,6 +135,77 @@ def write_records(path: Path, n: int, seed: int = 7) -> None:
             if b == a:
                 b = a + ["", "# end"]
             fh.write(json.dumps({"id": f"c{k:07d}:pkg/mod{k % 97}.py", "code1": "\n".join(a) + "\n",
+                                 "code2": "\n".join(b) + "\n", "lang": "python", "git": subject}) + "\n")
+
+
+def _real_module(rng: random.Random, size: int) -> list[str]:
+    """A Python module of about ``size`` characters: functions of 6-40 statements, a few blank lines."""
+    lines = ["import math", "import os", "import sys", ""]
+    total, k = 0, 0
+    while total < size:
+        a, b, c = rng.sample(NAMES, 3)
+        f = f"{rng.choice(FUNCS)}_{a}_{k}"
+        k += 1
+        body = [f"def {f}({a}, {b}):", f'    """{f.capitalize()} the {a} with {b}."""']
+        for _ in range(rng.randint(6, 40)):
+            kind = rng.randrange(6)
+            n = rng.randint(1, 999)
+            if kind == 0:
+                body.append(f"    {c} = {a} * {n} + {b}")
+            elif kind == 1:
+                body += [f"    for i in range({n}):", f"        {c} = {c} + i if i % 2 else {c} - {n}"]
+            elif kind == 2:
+                body += [f"    if {a} > {n}:", f"        {a} = math.sqrt({a}) + {b}"]
+            elif kind == 3:
+                body.append(f'    print("{f} {a}", {a}, {b}, file=sys.stderr)')
+            elif kind == 4:
+                body.append(f"    {b} = os.path.join(str({b}), '{c}_{n}')")
+            else:
+                body.append(f"    # {c} is kept below {n} so that the {a} loop stays bounded")
+        body += [f"    return {a}", "", ""]
+        lines += body
+        total += sum(len(x) + 1 for x in body)
+    return lines
+
+
+def _real_edit(lines: list[str], rng: random.Random) -> tuple[list[str], str]:
+    """1-6 local edits, as a real commit makes: a changed literal, an inserted or deleted statement, a
+    renamed local inside one function."""
+    out = list(lines)
+    subjects = []
+    for _ in range(rng.randint(1, 6)):
+        i = rng.randrange(4, len(out))
+        kind = rng.randrange(4)
+        if kind == 0 and re.search(r"\d", out[i]):
+            out[i] = re.sub(r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)), out[i], count=1)
+            subjects.append("tune constants")
+        elif kind == 1 and out[i].startswith("    ") and not out[i].rstrip().endswith(":"):
+            del out[i]
+            subjects.append("drop a dead statement")
+        elif kind == 2:
+            old, new = rng.sample(NAMES, 2)
+            for j in range(i, min(i + 12, len(out))):
+                out[j] = re.sub(rf"\b{old}\b", new + "_v", out[j])
+            subjects.append(f"rename {old} to {new}_v")
+        else:
+            indent = re.match(r"\s*", out[i]).group() or "    "
+            out.insert(i + 1, f"{indent}log_{rng.choice(NAMES)} = {rng.randint(0, 9)}  # trace")
+            subjects.append("add tracing")
+    return out, "; ".join(dict.fromkeys(subjects)).capitalize()
+
+
+def write_real_records(path: Path, n: int, seed: int = 11) -> None:
+    """``n`` real-shaped commit records as JSONL at ``path``: one Python file of 5-100 KB per record
+    (log-normal sizes, median about 16 KB, as in a public project's history), changed by 1-6 local edits."""
+    rng = random.Random(seed)
+    with path.open("w") as fh:
+        for k in range(n):
+            size = int(min(100_000, max(5_000, rng.lognormvariate(math.log(16_000), 0.7))))
+            a = _real_module(rng, size)
+            b, subject = _real_edit(a, rng)
+            if b == a:
+                b = a + ["# end"]
+            fh.write(json.dumps({"id": f"r{k:07d}:pkg/mod{k % 97}.py", "code1": "\n".join(a) + "\n",
                                  "code2": "\n".join(b) + "\n", "lang": "python", "git": subject}) + "\n")
 
 
@@ -292,13 +376,14 @@ class _TreeMemory(threading.Thread):
             self.peak_rss, self.peak_pss, self.most = max(self.peak_rss, rss), max(self.peak_pss, pss), max(self.most, n)
 
 
-def _run_child(argv: list[str], cpus: set[int] | None = None) -> tuple[dict, float]:
-    """Run ``bench/scale.py <argv>`` in a child (on ``cpus``, default any); returns its JSON line (plus
-    ``load`` and the tree memory figures) and the largest process's peak RSS in MB (``ru_maxrss`` from
-    ``os.wait4``)."""
+def _run_child(argv: list[str], cpus: set[int] | None = None, code: Path | None = None) -> tuple[dict, float]:
+    """Run ``bench/scale.py <argv>`` in a child (on ``cpus``, default any; importing ``proginstruct`` from
+    checkout ``code`` when given); returns its JSON line (plus ``load`` and the tree memory figures) and
+    the largest process's peak RSS in MB (``ru_maxrss`` from ``os.wait4``)."""
     load = round(os.getloadavg()[0], 2)
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.DEVNULL, preexec_fn=_pin(cpus))
+                            stderr=subprocess.DEVNULL, preexec_fn=_pin(cpus), env=env)
     mon = _TreeMemory(proc.pid)
     mon.start()
     out = proc.stdout.read()
@@ -327,12 +412,13 @@ def _figures(res: dict, rss: float, server: dict) -> dict:
     return out
 
 
-def _compare(pipeline: dict, bare: dict) -> tuple[dict, dict]:
+def _compare(pipeline: dict, bare: dict, applies: bool) -> tuple[dict, dict]:
+    """``(ratios, targets)`` of a pipeline run against a reference loop; ``targets`` is empty unless a
+    target ``applies`` to the row (:data:`TARGET_LATENCY`, one worker, against the bare loop)."""
     rate = pipeline["requests_per_s"] / bare["requests_per_s"]
     cpu = pipeline["cpu_ms_per_request"] / bare["cpu_ms_per_request"]
-    return ({"requests_per_s": round(rate, 3), "cpu_per_request": round(cpu, 3)},
-            {"rate_at_least_85pct": rate >= 0.85, "cpu_at_most_1_3x": cpu <= 1.3,
-             "pss_at_most_300mb": pipeline["peak_tree_pss_mb"] <= 300})
+    targets = {"rate_at_least_85pct": rate >= RATE_TARGET, "cpu_at_most_1_5x": cpu <= CPU_TARGET} if applies else {}
+    return {"requests_per_s": round(rate, 3), "cpu_per_request": round(cpu, 3)}, targets
 
 
 def _median_figures(reps: list[dict]) -> dict:
@@ -415,11 +501,77 @@ def bench_one(work: Path, size: int, latency: float, concurrency: int, transport
     run = {"records": size, "latency_s": latency, "concurrency": concurrency, "transport": transport,
            "rounds": repeats, "pipeline": pipelines, "bare_loop": bare, "bare_loop_gc_tuned": bare_gc,
            "bare_create": create}
+    run["targets"] = {}
     for name, ref in (("", bare), ("_vs_gc_tuned", bare_gc), ("_vs_create", create)):
-        run["ratio" + name], run["targets" + name] = {}, {}
+        run["ratio" + name] = {}
         for key, pipe in pipelines.items():
-            run["ratio" + name][key], run["targets" + name][key] = _compare(pipe, ref)
+            applies = not name and latency == TARGET_LATENCY and key == "workers=1"
+            run["ratio" + name][key], targets = _compare(pipe, ref, applies)
+            if targets:
+                run["targets"][key] = targets
     return run
+
+
+def memory_row(work: Path, size: int, latency: float, concurrency: int, code: Path | None = None,
+               client_cpus: set[int] | None = None) -> dict:
+    """One memory row: the collection of ``size`` real-shaped commit records (:func:`write_real_records`)
+    at default settings (``concurrency`` requests in flight, the default windows, one worker, a fresh
+    reply cache) against the simulator at ``latency`` seconds, from checkout ``code`` (default: this
+    one). Figures: wall time, requests, peak summed PSS and RSS of the process tree (sampled every 0.2 s)
+    and ``ru_maxrss``, and the output's SHA-256 (equal across code versions and sizes' prefixes)."""
+    import hashlib
+
+    records = work / f"real_{size}.jsonl"
+    if not records.exists():
+        write_real_records(records, size)
+    proc, url = _server(latency)
+    root = url[: -len("/v1")]
+    try:
+        mm = work / "model_map_memory.json"
+        mm.write_text(json.dumps({"proginstruct-simulator": {"base": url, "api": "sim"}}))
+        cache, out = work / f"cache_real_{size}.sqlite", work / f"out_real_{size}.jsonl"
+        for p in (cache, out, Path(f"{cache}-wal"), Path(f"{cache}-shm")):
+            p.unlink(missing_ok=True)
+        res, rss = _run_child(["_pipeline", "--input", str(records), "--output", str(out), "--model_map", str(mm),
+                               "--cache", str(cache), "--concurrency", str(concurrency)], client_cpus, code)
+        fig = _figures(res, rss, _get(root + "/stats"))
+    finally:
+        proc.kill()
+        proc.wait()
+    input_mb = records.stat().st_size / 1e6
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    out.unlink()
+    return {"records": size, "input_mb": round(input_mb, 1), "latency_s": latency, "concurrency": concurrency,
+            "code": str(code or REPO), "wall_s": fig["wall_s"], "requests": fig["requests"],
+            "samples": fig.get("samples"), "peak_tree_pss_mb": fig["peak_tree_pss_mb"],
+            "peak_tree_rss_mb": fig["peak_tree_rss_mb"], "peak_rss_mb": fig["peak_rss_mb"],
+            "rss_at_most_200mb": fig["peak_rss_mb"] <= RSS_TARGET_MB, "output_sha256": digest, "load": fig["load"]}
+
+
+def memory_rows(work: Path, args: argparse.Namespace) -> list[dict]:
+    """The memory rows of ``--memory_sizes`` (printed as they finish)."""
+    rows = []
+    code = Path(args.code).resolve() if args.code else None
+    for size in (int(x) for x in args.memory_sizes.split(",") if x.strip()):
+        row = memory_row(work, size, args.memory_latency, args.concurrency, code,
+                         _cpus(args.client_cpus, "--client_cpus"))
+        print(f"memory: {size} real-shaped records ({row['input_mb']} MB), {row['latency_s']:g} s latency: "
+              f"{row['wall_s']} s, peak RSS {row['peak_rss_mb']} MB (tree PSS {row['peak_tree_pss_mb']}, RSS "
+              f"{row['peak_tree_rss_mb']})", flush=True)
+        rows.append(row)
+    return rows
+
+
+def memory_main(args: argparse.Namespace) -> None:
+    """``--memory``: the memory rows alone, stored in ``--memory_out`` under ``--label``."""
+    with tempfile.TemporaryDirectory(prefix="proginstruct-memory-") as tmp:
+        rows = memory_rows(Path(tmp), args)
+    path = Path(args.memory_out)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[args.label] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"-> {path}")
 
 
 def _cpus(spec: str, flag: str) -> set[int] | None:
@@ -437,30 +589,55 @@ def _cpus(spec: str, flag: str) -> set[int] | None:
     return cpus
 
 
-def _mark(good: bool) -> str:
-    return "" if good else " ✗"
+def _mark(good: bool | None) -> str:
+    return "" if good is None or good else " ✗"
 
 
 def table(results: dict) -> str:
-    """The docs/benchmarks.md table (markdown) of a results dict: one row per size, latency and worker setting."""
+    """The markdown tables of a results dict: one row per size, latency and worker setting (✗ marks a
+    missed target; rows without a target have none), then the memory rows."""
     head = ("| records | latency | workers | samples/s | req/s | bare req/s | rate vs bare | CPU ms/req "
             "| bare CPU ms/req | CPU vs bare | bare GC-tuned: req/s, CPU ms/req | create loop: req/s, CPU ms/req "
             "| most in flight | peak MB (PSS; RSS) |\n|" + "---|" * 14)
     rows = [head]
-    for r in results["runs"]:
+    for r in results.get("runs", []):
         b, g, c = r["bare_loop"], r["bare_loop_gc_tuned"], r["bare_create"]
         for key, p in r["pipeline"].items():
-            ratio, ok = r["ratio"][key], r["targets"][key]
+            ratio, ok = r["ratio"][key], r["targets"].get(key, {})
             rows.append(
                 f"| {r['records']:,} | {r['latency_s']:g} s | {key.split('=')[1]} | {p['samples_per_s']:,.0f} "
                 f"| {p['requests_per_s']:,.0f} | {b['requests_per_s']:,.0f} "
-                f"| {100 * ratio['requests_per_s']:.0f} %{_mark(ok['rate_at_least_85pct'])} "
+                f"| {100 * ratio['requests_per_s']:.0f} %{_mark(ok.get('rate_at_least_85pct'))} "
                 f"| {p['cpu_ms_per_request']:.2f} | {b['cpu_ms_per_request']:.2f} "
-                f"| {ratio['cpu_per_request']:.3f}x{_mark(ok['cpu_at_most_1_3x'])} "
+                f"| {ratio['cpu_per_request']:.3f}x{_mark(ok.get('cpu_at_most_1_5x'))} "
                 f"| {g['requests_per_s']:,.0f}, {g['cpu_ms_per_request']:.2f} "
                 f"| {c['requests_per_s']:,.0f}, {c['cpu_ms_per_request']:.2f} | {p['max_in_flight']} "
-                f"| {p['peak_tree_pss_mb']:.0f}; {p['peak_tree_rss_mb']:.0f}{_mark(ok['pss_at_most_300mb'])} |")
+                f"| {p['peak_tree_pss_mb']:.0f}; {p['peak_tree_rss_mb']:.0f} |")
+    memory = results.get("memory", {}).get("rows", [])
+    if memory:
+        rows += ["", memory_table(memory)]
     return "\n".join(rows)
+
+
+def memory_table(rows: list[dict]) -> str:
+    """Markdown table of memory rows (real-shaped commits; ✗ marks a peak RSS above the target)."""
+    out = ["| records | input MB | latency | wall s | requests | samples | peak RSS MB | peak PSS MB (tree) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        out.append(f"| {m['records']:,} | {m['input_mb']:.0f} | {m['latency_s']:g} s | {m['wall_s']:.1f} "
+                   f"| {m['requests']:,} | {m['samples']:,} | {m['peak_rss_mb']:.0f}{_mark(m['rss_at_most_200mb'])} "
+                   f"| {m['peak_tree_pss_mb']:.0f} |")
+    return "\n".join(out)
+
+
+def memory_targets(rows: list[dict]) -> dict:
+    """``rss_at_most_200mb`` (every row) and ``flat_for_10x`` (the largest size's peak RSS within
+    :data:`FLAT_TARGET` of the smallest size's, when the sizes differ by 10x or more)."""
+    out = {"rss_at_most_200mb": all(m["rss_at_most_200mb"] for m in rows)}
+    small, large = min(rows, key=lambda m: m["records"]), max(rows, key=lambda m: m["records"])
+    if large["records"] >= 10 * small["records"]:
+        out["flat_for_10x"] = large["peak_rss_mb"] <= FLAT_TARGET * small["peak_rss_mb"]
+    return out
 
 
 def main() -> None:
@@ -497,10 +674,19 @@ def main() -> None:
     ap.add_argument("--server_cpus", default="", help="CPUs for the simulator, e.g. 2,3 (default: any)")
     ap.add_argument("--client_cpus", default="", help="CPUs for the pipeline and the loops, e.g. 0,1 (default: any)")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table of --out and exit")
+    ap.add_argument("--table", action="store_true", help="print the docs/benchmarks.md tables of --out and exit")
+    ap.add_argument("--memory", action="store_true",
+                    help="run only the memory rows (real-shaped commits) into --memory_out under --label")
+    ap.add_argument("--memory_sizes", default="1000,10000", help="records of the memory rows ('' = none)")
+    ap.add_argument("--memory_latency", type=float, default=0.2, help="simulator latency of the memory rows, s")
+    ap.add_argument("--memory_out", default=str(MEMORY_RESULTS))
+    ap.add_argument("--code", default="", help="checkout the pipeline runs from (memory rows; default: this one)")
+    ap.add_argument("--label", default="after", help="name of the memory rows' run in --memory_out")
     args = ap.parse_args()
     if args.table:
         return print(table(json.loads(Path(args.out).read_text())))
+    if args.memory:
+        return memory_main(args)
     if args.cmd == "_bodies":
         return child_bodies(args)
     if args.cmd == "_bare":
@@ -513,8 +699,18 @@ def main() -> None:
     result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_before": os.getloadavg()[0], "server_cpus": sorted(server_cpus or ()),
                           "client_cpus": sorted(client_cpus or ())}, "runs": runs}
+
+    def save() -> None:
+        rate_rows = [t for x in runs for t in x["targets"].values()]
+        met = {name: all(t[name] for t in rate_rows) for name in ("rate_at_least_85pct", "cpu_at_most_1_5x")
+               if rate_rows}
+        met.update(result.get("memory", {}).get("targets", {}))
+        result["targets_met"] = met
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="proginstruct-scale-") as tmp:
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             for latency in (float(x) for x in args.latencies.split(",")):
                 t0 = time.monotonic()
                 rounds = args.repeats if size <= args.repeat_up_to else 1
@@ -524,22 +720,18 @@ def main() -> None:
                 for key, p in r["pipeline"].items():
                     print(f"{size:>7} records, latency {latency:g} s, {key}: pipeline {p['requests_per_s']} req/s "
                           f"{p['cpu_ms_per_request']} ms CPU/req {p['peak_tree_pss_mb']} MB PSS; ratios "
-                          f"{r['ratio'][key]} targets {r['targets'][key]}", flush=True)
+                          f"{r['ratio'][key]} targets {r['targets'].get(key, '(none for this row)')}", flush=True)
                 print(f"   bare {r['bare_loop']['requests_per_s']} req/s {r['bare_loop']['cpu_ms_per_request']} ms; "
                       f"bare GC-tuned {r['bare_loop_gc_tuned']['requests_per_s']} req/s "
                       f"{r['bare_loop_gc_tuned']['cpu_ms_per_request']} ms; create "
                       f"{r['bare_create']['requests_per_s']} req/s {r['bare_create']['cpu_ms_per_request']} ms "
                       f"({time.monotonic() - t0:.0f} s)", flush=True)
-                for name in ("", "_vs_gc_tuned", "_vs_create"):
-                    met = {f"workers={w}": all(all(x["targets" + name][f"workers={w}"].values()) for x in runs)
-                           for w in workers}
-                    met["best_setting_per_run"] = all(any(all(t.values()) for t in x["targets" + name].values())
-                                                      for x in runs)
-                    result["targets_met" + name] = met
-                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-                Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"-> {args.out}")
-
+                save()
+        if args.memory_sizes.strip():
+            rows = memory_rows(Path(tmp), args)
+            result["memory"] = {"rows": rows, "targets": memory_targets(rows)}
+            save()
+    print(f"targets met: {result.get('targets_met')}\n-> {args.out}")
 
 if __name__ == "__main__":
     main()

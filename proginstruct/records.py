@@ -63,7 +63,8 @@ def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator
                 try:
                     yield i, orjson.loads(line)
                 except orjson.JSONDecodeError as e:
-                    raise UserError(f"{p}: line {i + 1} is not valid JSON ({e}); fix or remove that line") from None
+                    raise UserError(f"{p}: line {i + 1}: truncated or invalid JSON ({e}); fix or remove that "
+                                    "line") from None
     elif suffix == ".json":
         yield from enumerate(_stream_json_list(p))
     elif suffix == ".parquet":
@@ -79,21 +80,35 @@ def read_records(path: str | os.PathLike, column: str | None = None) -> Iterator
         raise UserError(f"{p}: unsupported input format '{suffix}'; use .json, .jsonl or .parquet")
 
 
+_JSON_CHUNK = 16 * 1024  # bytes the .json list parser reads at a time (the precision of error positions)
+
+
 def _stream_json_list(p: Path) -> Iterator[Any]:
     """The items of a JSON list file, parsed incrementally (ijson's C backend): memory stays at one
-    record however long the list is. Raises :class:`UserError` naming the file for anything else."""
+    record however long the list is. Raises :class:`UserError` naming the file for anything else; for a
+    file cut short or broken inside, the record index and byte position of the failure (to within the
+    16 KB the parser reads at a time) and "truncated or invalid JSON"."""
     import ijson
 
+    size = p.stat().st_size
     with p.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head.startswith(b"["):
             what = "nothing" if not head else ("an object" if head.startswith(b"{") else "not a list")
             raise UserError(f"{p}: expected a JSON list of records, got {what}; write the records as [{{...}}, ...]")
         fh.seek(0)
+        n = 0
         try:
-            yield from ijson.items(fh, "item", use_float=True)
+            for item in ijson.items(fh, "item", use_float=True, buf_size=_JSON_CHUNK):
+                yield item
+                n += 1
         except ijson.JSONError as e:
-            raise UserError(f"{p}: not valid JSON ({e}); expected a JSON list of records") from None
+            end = fh.tell()
+            why = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
+            where = (f"the file ends inside record {n} (byte {size})" if "premature EOF" in why else
+                     f"at record {n}, between bytes {max(0, end - _JSON_CHUNK)} and {end} of {size}")
+            raise UserError(f"{p}: truncated or invalid JSON: {where} ({why}); the {n} record(s) before it "
+                            "are fine: fix or regenerate the file") from None
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -170,6 +185,21 @@ def write_lines(out: str | os.PathLike | BinaryIO, lines: Iterable[bytes]) -> in
         out.write(line)
         n += 1
     return n
+
+
+def checkpoint_stats(path: str | os.PathLike) -> Counter[str]:
+    """The summed counters of the records a :class:`CheckpointedWriter` for ``path`` has written so far
+    (from ``<path>.partial.idx``; empty when there is no checkpoint). A torn last line is ignored."""
+    index = Path(path).with_name(Path(path).name + ".partial.idx")
+    total: Counter[str] = Counter()
+    if not index.exists():
+        return total
+    for raw in index.read_bytes().split(b"\n")[1:]:
+        try:
+            total.update(orjson.loads(raw).get("stats", {}))
+        except (orjson.JSONDecodeError, AttributeError):
+            break
+    return total
 
 
 class CheckpointedWriter:

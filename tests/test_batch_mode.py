@@ -128,20 +128,21 @@ def test_failed_and_cancelled_jobs_send_their_lines_again(tmp_path, capsys):
     assert "ended failed (simulated validation failure)" in err and "ended cancelled" in err
 
 
-def test_lines_that_keep_failing_are_tried_a_bounded_number_of_times(tmp_path):
+def test_lines_that_keep_failing_are_tried_a_bounded_number_of_times_then_the_run_stops(tmp_path):
     inp = write_inputs(tmp_path / "commit.jsonl", 6)
     url, stop = serve_in_thread(batch_fail_lines=1.0)
     try:
-        s = run_collection("commit", str(inp), str(tmp_path / "out.jsonl"), params=PARAMS, seed=3,
+        with pytest.raises(UserError) as exc:
+            run_collection("commit", str(inp), str(tmp_path / "out.jsonl"), params=PARAMS, seed=3,
                            llm_params=batch_llm(tmp_path, url, "batch", max_retries=1))
         submitted = server_stats(url, bodies=True)["batch"]["submitted"]
     finally:
         stop()
-    assert set(submitted.values()) == {2}  # 1 + max_retries tries of every line, then given up
-    assert s["batch.failed_lines"] == s["batch.lines"] == 2 * len(submitted)
-    # given up as an online request is after its retries: the role call fails with the fault's kind
-    assert sum(v for k, v in s.items() if k.startswith("errors.") and k.endswith(".server_error")) > 0
-    assert (tmp_path / "out.jsonl").exists() and s["inputs"] == 6
+    assert set(submitted.values()) == {2}  # 1 + max_retries tries of every line, then the run stops
+    # as an online request after its retries (SPEC 5): no draw is skipped, the rerun resumes
+    msg = str(exc.value)
+    assert "a batch line failed 2 times (llm.max_retries 1); last error: server_error" in msg and "\n" not in msg
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_command_back_end_gives_the_online_bytes(tmp_path):

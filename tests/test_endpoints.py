@@ -13,7 +13,7 @@ import pytest
 from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.errors import UserError
 from proginstruct.llm.endpoints import EndpointPool, parse_retry_after
-from proginstruct.llm.engine import Engine, EngineOptions, httpx
+from proginstruct.llm.engine import Engine, EngineOptions, TransportStop, httpx
 from proginstruct.llm.limits import ModelLimits, RateLimit
 from proginstruct.llm.model_map import ModelMap
 from proginstruct.roles.chat import ChatRole
@@ -89,7 +89,7 @@ def test_engine_options_validate():
     assert EngineOptions.from_params({"num_proc": "8", "down_timeout": 3}).concurrency == 8
     with pytest.raises(UserError, match="http_transport"):
         EngineOptions.from_params({"http_transport": "curl"})
-    with pytest.raises(UserError, match="num_proc must be >= 1"):
+    with pytest.raises(UserError, match=r"llm\.num_proc must be an integer >= 1, got 0; .*--num_proc"):
         EngineOptions.from_params({"num_proc": 0})
 
 
@@ -157,17 +157,17 @@ def test_parse_retry_after():
 
 def test_rate_limit_waits_and_takes_debt():
     clock = Clock()
-    lim = RateLimit(60, clock=clock)  # one unit a second, bursts of 60
-    assert lim.delay(60) == 0
-    lim.level += 60
+    lim = RateLimit(60, clock=clock)  # one unit a second, bursts of 3 seconds' worth (not the whole minute)
+    assert lim.capacity == pytest.approx(3.0)
+    assert lim.delay(3) == 0 and lim.delay(4) == 0  # more than the burst counts as the burst
+    lim.level += 3
     assert lim.delay(1) == pytest.approx(1.0)
-    clock.t += 30
-    assert lim.delay(30) == 0 and lim.delay(31) == pytest.approx(1.0)
+    clock.t += 2
+    assert lim.delay(2) == 0 and lim.delay(3) == pytest.approx(1.0)
     lim.charge(100)  # completion tokens known only afterwards: debt
-    assert lim.delay(1) == pytest.approx(71.0)
+    assert lim.delay(1) == pytest.approx(99.0)
     lim.charge(-1000)
     assert lim.level == 0
-    assert lim.delay(500) == 0  # more than the budget counts as the budget
 
 
 def test_model_limits_paced_only_with_a_per_minute_budget():
@@ -279,13 +279,18 @@ def test_429_pauses_for_retry_after_then_retries_the_same_body(tmp_path):
     assert stats["requests.sent"] == 4 and stats["tokens.prompt"] == 10
 
 
-def test_exhausted_retries_fail_the_role_not_the_run(tmp_path):
+def test_exhausted_retries_stop_the_run_with_one_line(tmp_path):
     url, stop = serve_in_thread(fail_500=1.0)
     try:
         llm = _llm(tmp_path, {"base": url, "api": "k"}, max_retries=2, retry_backoff=0.01, endpoint_failures=100)
         stats = Stats()
-        res, _ = asyncio.run(_ask_all(llm, 1, stats))
-        assert not res[0].ok and res[0].reason == "error.server_error"
-        assert stats["faults.server_error"] == 3 and stats["errors.chat.server_error"] == 1
+        with pytest.raises(TransportStop) as exc:
+            asyncio.run(_ask_all(llm, 1, stats))
+        msg = str(exc.value)
+        assert f'model "{MODEL}" at {url}: a request failed 3 times (llm.max_retries 2)' in msg and "\n" not in msg
+        assert "last error: server_error: 500" in msg and "run the same command again to resume" in msg
+        port = url.split(":")[-1].split("/")[0]
+        assert stats["faults.server_error"] == 3 and stats[f"faults.by_endpoint.127_0_0_1:{port}.server_error"] == 3
+        assert not any(k.startswith(("errors.", "roles.chat.failed")) for k in stats)  # no role failed
     finally:
         stop()

@@ -192,7 +192,7 @@ def test_cli_reads_params_yaml_and_flags_override_it(merged, tmp_path):
     res = CliRunner().invoke(command, [*args, "--max_input_chars", "64000", "--near_duplicate", "true"])
     assert res.exit_code == 0 and json.loads(metrics.read_text())["removed"]["near_duplicate"] == 1
     res = CliRunner().invoke(command, [*args, "--decontam_ngram", "0"])
-    assert res.exit_code == 2 and "error: quality.decontam_ngram: must be an integer >= 1" in res.output
+    assert res.exit_code == 2 and "error: quality.decontam_ngram must be an integer >= 1, got 0" in res.output
     res = CliRunner().invoke(command, [*args, "--decontaminate", "[{path: nowhere.jsonl, fields: [a]}]"])
     assert res.exit_code == 2 and res.output.strip().splitlines()[-1] == \
         "error: nowhere.jsonl: decontamination set 'nowhere' not found; fix quality.decontaminate in params.yaml"
@@ -209,7 +209,7 @@ def test_stage_script_exit_status_and_empty_input(tmp_path):
 
 
 @pytest.mark.parametrize("over,message", [
-    ({"near_dup_threshold": 1.5}, "near_dup_threshold: must be a number in"),
+    ({"near_dup_threshold": 1.5}, r"quality\.near_dup_threshold must be a number in \(0, 1\], got 1\.5"),
     ({"too_long": "yes"}, "too_long: must be true or false"),
     ({"on_bad_record": "ignore"}, "on_bad_record: must be 'skip' or 'fail'"),
     ({"decontaminate": [{"path": "x.jsonl"}]}, "entry 0 \\(x.jsonl\\) needs 'fields'"),

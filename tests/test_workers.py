@@ -61,8 +61,10 @@ def test_engine_applies_the_limit_share(tmp_path):
         "temperature": 0.2, "top_p": 0.95, "max_tokens": 64, "frequency_penalty": 0.0, "presence_penalty": 0.0},
         options=opts)
     a, b = eng.limits["a"], eng.limits["b"]
-    assert a.in_flight._value == 3 and a.requests.capacity == 60.0 and a.tokens.capacity == 500.0
-    assert b.in_flight is None and b.requests is None and b.tokens.capacity == 500.0
+    # per minute: 60 requests and 500 tokens for this process; bursts of 3 seconds' worth
+    assert a.in_flight.free == 3 and a.requests.rate == 1.0 and a.tokens.rate * 60 == pytest.approx(500.0)
+    assert a.requests.capacity == 3.0 and b.in_flight is None and b.requests is None
+    assert b.tokens.rate * 60 == pytest.approx(500.0)
     eng.cache.close()
     with pytest.raises(UserError, match="limit_share"):
         EngineOptions.from_params({"limit_share": 0})

@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 
 from rapidfuzz.distance import Indel, Levenshtein
 
+from ..ranges import ParamError, check_params
+
 Span = tuple[int, int]
 Loc = None | int | list[int]
 
@@ -32,7 +34,8 @@ class AreaParams:
     - ``loc_noisy_length``: that widening, in characters (>= 0);
     - ``loc_all_noisy_prob``: chance that a cursor / range ignores the change entirely (uniform offsets).
 
-    Raises ``ValueError`` when a probability is outside ``[0, 1]`` or the length is negative.
+    Raises :class:`~proginstruct.ranges.ParamError` (a ``ValueError`` and a ``UserError``) when a
+    probability is outside ``[0, 1]`` or the length is not a non-negative integer.
     """
 
     use_loc_prob: float = 0.75
@@ -43,14 +46,9 @@ class AreaParams:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{f.name} must be a number, got {value!r}")
-            if f.name == "loc_noisy_length":
-                if not isinstance(value, int) or value < 0:
-                    raise ValueError(f"loc_noisy_length must be a non-negative integer, got {value!r}")
-            elif not 0.0 <= value <= 1.0:
-                raise ValueError(f"{f.name} must be a probability in [0, 1], got {value!r}")
+            if isinstance(getattr(self, f.name), str):  # numbers only here (the CLI reads flags as numbers)
+                raise ParamError(f"area.{f.name} must be a number, got {getattr(self, f.name)!r}")
+        check_params({f.name: getattr(self, f.name) for f in fields(self)}, "area")
 
 
 def _distance_hint(current: str, next_: str) -> int:

@@ -7,11 +7,10 @@ Reads samples from a ``.json`` list or ``.jsonl`` file, draws ``loc`` per sample
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from ..errors import BadRecord, UserError
 from ..progress import Bar
@@ -64,19 +63,21 @@ def check_sample(path: str | os.PathLike, index: int, sample: Any) -> None:
 def mix_summary(types: list[str], kinds: list[str]) -> dict[str, dict[str, Any]]:
     """Per sample type (all four, zeros included): ``samples``, ``share`` (percent of all samples,
     2 decimals, comparable to the paper's mix) and ``loc`` counts by kind. ``types`` and ``kinds``
-    are parallel lists, one entry per sample."""
-    table = pl.DataFrame({"type": types, "loc": kinds}, schema={"type": pl.String, "loc": pl.String})
-    total = table.height
-    counts = table.group_by("type", "loc").len()
+    are parallel lists, one entry per sample (see :func:`mix_from_counts` for counts)."""
+    return mix_from_counts(Counter(zip(types, kinds, strict=True)))
+
+
+def mix_from_counts(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """:func:`mix_summary` from the number of samples per ``(sample type, loc kind)`` pair."""
+    total = sum(counts.values())
     out: dict[str, dict[str, Any]] = {}
     for t in SAMPLE_TYPES:
-        rows = counts.filter(pl.col("type") == t)
-        by_kind = dict(zip(rows["loc"].to_list(), rows["len"].to_list(), strict=True))
+        by_kind = {k: counts.get((t, k), 0) for k in LOC_KINDS}
         n = sum(by_kind.values())
         out[t] = {
             "samples": n,
             "share": round(100.0 * n / total, 2) if total else 0.0,
-            "loc": {k: by_kind.get(k, 0) for k in LOC_KINDS},
+            "loc": by_kind,
         }
     return out
 
@@ -102,8 +103,7 @@ def run_area(
     JSON: those counters nested plus ``mix`` (:func:`mix_summary`).
     """
     stats = Stats({"samples": 0, "no_change": 0, "replaced_loc": 0, **{f"loc.{k}": 0 for k in LOC_KINDS}})
-    types: list[str] = []
-    kinds: list[str] = []
+    mix: Counter[tuple[str, str]] = Counter()  # (sample type, loc kind) -> samples: no per-sample list
 
     def located() -> Iterator[dict[str, Any]]:
         for index, sample in Bar(read_records(input_path), desc="area", unit="sample", disable=not progress):
@@ -118,8 +118,7 @@ def run_area(
             stats.add(f"loc.{kind}")
             if current == next_:
                 stats.add("no_change")
-            types.append(sample_type(sample))
-            kinds.append(kind)
+            mix[sample_type(sample), kind] += 1
             yield {**sample, "loc": loc}
         if not stats["samples"]:  # raised inside the atomic write: no output file is left behind
             raise UserError(f"{input_path}: no samples to locate; the collection stage produced none "
@@ -131,6 +130,6 @@ def run_area(
     write_records(output_path, located())
     if metrics_path:
         metrics = stats.nested()
-        metrics["mix"] = mix_summary(types, kinds)
+        metrics["mix"] = mix_from_counts(mix)
         atomic_write_json(metrics_path, metrics)
     return stats

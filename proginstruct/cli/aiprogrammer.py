@@ -37,8 +37,8 @@ def command(input_path: str, output_path: str, metrics_path: str, seed: int | No
     nothing."""
     from ..sources.aiprogrammer import run_aiprogrammer
 
-    params = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags)
-    llm_params = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    params = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags, "aiprogrammer")
+    llm_params = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
     if llm_params["mode"] == "estimate":
         from .estimate import run_estimate
 

@@ -27,7 +27,7 @@ def area_params(values: dict[str, Any], source: str) -> AreaParams:
         coerced = {k: (float(v) if isinstance(DEFAULTS[k], float) and isinstance(v, int) else v)
                    for k, v in values.items()}
         return AreaParams(**coerced)
-    except (TypeError, ValueError) as e:
+    except TypeError as e:
         raise UserError(f"{source}: {e}; fix params.yaml section 'area' or the flag") from None
 
 
@@ -46,7 +46,7 @@ def area_params(values: dict[str, Any], source: str) -> AreaParams:
 def command(input_path: str, output_path: str, metrics_path: str | None, seed: int | None,
             params_path: str, **flags: Any) -> None:
     """Synthesize the target area (cursor or range) of every sample (SPEC 7)."""
-    values = resolve(DEFAULTS, load_params(params_path, "area"), flags)
+    values = resolve(DEFAULTS, load_params(params_path, "area"), flags, "area")
     params = area_params(values, params_path)
     run_seed = load_seed(params_path, seed, DEFAULT_SEED)
     stats = run_area(input_path, output_path, params, run_seed, metrics_path=metrics_path, progress=True)

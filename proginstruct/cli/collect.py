@@ -8,6 +8,8 @@ import time
 import click
 
 from ..collection.sample import CollectParams
+from ..errors import UserError
+from ..stats import Stats
 from .common import (
     LLM_DEFAULTS,
     load_params,
@@ -33,8 +35,20 @@ def samples_per_record(stats: dict[str, int]) -> float:
     return stats.get("samples", 0) / records if records else 0.0
 
 
+def run_metrics(stats: Stats, error: str = "") -> dict:
+    """The metrics JSON of a collection run: the counters nested (those of :data:`ALWAYS_REPORTED` even
+    when zero) and ``complete``: ``True`` for a finished run; for a run that stopped, ``False`` with the
+    counters of the records written so far (earlier runs' included) and the one-line ``error``."""
+    for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
+        stats.setdefault(key, 0)
+    out = {**stats.nested(), "complete": not error}
+    if error:
+        out["error"] = error
+    return out
+
+
 @click.command(name="collect")
-@click.option("--data_type", type=click.Choice(["commit", "aiprogrammer", "submit"]), required=True)
+@click.option("--data_type", required=True, help="the input's source: commit, aiprogrammer or submit")
 @click.option("--input_path", required=True, help="prepared records (.json list or .jsonl)")
 @click.option("--output_path", required=True, help=".jsonl streams samples; .json writes a JSON list")
 @click.option("--metrics_path", default="", help="write counters as JSON here (for dvc metrics)")
@@ -56,10 +70,13 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     ``--mode batch`` runs in rounds of batch jobs (same output); ``--mode estimate`` prints what the first
     round would send (``proginstruct estimate``) and writes nothing."""
     from ..collection.collect import run_collection
+    from ..collection.series import DATA_TYPES
 
+    if data_type not in DATA_TYPES:
+        raise UserError(f"--data_type {data_type!r} is not a source; use one of {', '.join(DATA_TYPES)}")
     section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
-    cp = resolve(COLLECT_DEFAULTS, section, flags)
-    lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    cp = resolve(COLLECT_DEFAULTS, section, flags, f"collect.{data_type}")
+    lp = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
     if lp["mode"] == "estimate":
         from .estimate import run_estimate
 
@@ -71,13 +88,16 @@ def command(data_type: str, input_path: str, output_path: str, metrics_path: str
     workers = int(cp.pop("workers"))
     params = CollectParams(**cp)
     t0 = time.monotonic()
-    stats = run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
-                           seed=load_seed(params_path, seed), on_bad_record=on_bad, shard=shard,
-                           workers=workers)
+    stats = Stats()
+    try:
+        run_collection(data_type, input_path, output_path, params=params, llm_params=lp,
+                       seed=load_seed(params_path, seed), on_bad_record=on_bad, shard=shard,
+                       workers=workers, stats_out=stats)
+    except (UserError, KeyboardInterrupt) as e:  # a stop: the counters so far, marked incomplete
+        write_metrics(metrics_path, run_metrics(stats, error=str(e) or "interrupted"))
+        raise
     elapsed = time.monotonic() - t0
-    for key in ALWAYS_REPORTED:  # shown by `dvc metrics show` even when zero
-        stats.setdefault(key, 0)
-    write_metrics(metrics_path, stats.nested())  # no timings: metrics stay the same for the same run
+    write_metrics(metrics_path, run_metrics(stats))  # no timings: metrics stay the same for the same run
     part = f" (shard {shard})" if shard else ""
     skipped = ", ".join(f"{k.rsplit('.', 1)[1]} {v}" for k, v in sorted(stats.items())
                         if k.startswith("draws.skipped.") and v)

@@ -17,6 +17,7 @@ import click
 import yaml
 
 from ..errors import UserError
+from ..ranges import check_params
 
 # SPEC 9: sampling and retry settings shared by every LLM stage (params.yaml section ``llm``).
 LLM_DEFAULTS: dict[str, Any] = {
@@ -29,7 +30,7 @@ LLM_DEFAULTS: dict[str, Any] = {
     "presence_penalty": 0.0,
     "max_try": 5,
     "num_proc": 512,
-    "max_retries": 10,  # retries of one request after a transport fault (5xx, 429, timeout, bad reply)
+    "max_retries": 10,  # retries of one request after a transport fault (5xx, timeout, bad reply; not 429)
     "request_timeout": 600.0,
     "retry_backoff": 0.5,  # seconds before the first retry after a 5xx / timeout, doubling up to 30
     "endpoint_failures": 3,  # failures in a row that take an endpoint out (one refused connection does)
@@ -41,6 +42,7 @@ LLM_DEFAULTS: dict[str, Any] = {
     "cache_path": ".llm_cache/replies.sqlite",
     "http_transport": "aiohttp",  # "aiohttp" (cheaper per request) or "httpx" (the openai client's default)
     "window": 0,  # records in flight at once; 0 = 4 * num_proc
+    "window_bytes": 24_000_000,  # characters of input records and their code series in flight; 0 = no bound
     "mode": "online",  # online | batch (rounds of batch jobs, same output) | estimate (count, send nothing)
     "batch_poll": 5.0,  # batch mode: seconds before the first poll of a job, doubling up to 60
 }
@@ -66,8 +68,13 @@ def load_params(path: str | Path | None, section: str) -> dict[str, Any]:
     return dict(node) if isinstance(node, dict) else {}
 
 
-def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` overridden by ``params`` (only known keys) overridden by non-``None`` ``flags``."""
+def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mapping[str, Any],
+            section: str = "") -> dict[str, Any]:
+    """``defaults`` overridden by ``params`` (only known keys) overridden by non-``None`` ``flags``, with
+    every numeric value checked against its range (:func:`proginstruct.ranges.check_params`; numeric
+    strings read as numbers). ``section`` names the params.yaml section in messages (``"llm"``,
+    ``"collect.commit"``). Raises :class:`~proginstruct.ranges.ParamError` (a :class:`UserError`) for a
+    value out of range: every stage checks its parameters here, before doing anything."""
     out = dict(defaults)
     for k, v in params.items():
         if k in out and not isinstance(v, dict):
@@ -75,7 +82,19 @@ def resolve(defaults: Mapping[str, Any], params: Mapping[str, Any], flags: Mappi
     for k, v in flags.items():
         if k in out and v is not None:
             out[k] = v
-    return out
+    return check_params(out, section)
+
+
+class _NumberText(click.ParamType):
+    """A numeric flag's text, passed on as given: :func:`resolve` reads it as a number and checks its
+    range (:mod:`proginstruct.ranges`), so ``--num_proc 2.5`` gets the same one-line error as
+    ``--num_proc 0`` instead of click's usage block."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+_NUMBER_TEXT = {"INTEGER": _NumberText("INTEGER"), "FLOAT": _NumberText("FLOAT")}
 
 
 def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None = None) -> Callable:
@@ -88,10 +107,8 @@ def param_options(defaults: Mapping[str, Any], helps: Mapping[str, str] | None =
         for name, value in reversed(list(defaults.items())):
             if isinstance(value, bool):
                 typ: Any = click.BOOL
-            elif isinstance(value, int):
-                typ = click.INT
-            elif isinstance(value, float):
-                typ = click.FLOAT
+            elif isinstance(value, int | float):
+                typ = _NUMBER_TEXT["INTEGER" if isinstance(value, int) else "FLOAT"]
             else:
                 typ = click.STRING
             what = (helps or {}).get(name)

@@ -28,14 +28,14 @@ def run_estimate(data_type: str, input_path: str, *, params_path: str, seed: int
     :func:`proginstruct.estimate.estimate` does."""
     from ..estimate import SNIPPETS, estimate
 
-    llm = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags)
+    llm = resolve(LLM_DEFAULTS, load_params(params_path, "llm"), flags, "llm")
     if data_type == SNIPPETS:
-        sp = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags)
+        sp = resolve(AIPROGRAMMER_DEFAULTS, load_params(params_path, "aiprogrammer"), flags, "aiprogrammer")
         est = estimate(data_type, input_path, llm_params=llm, seed=load_seed(params_path, seed),
                        snippet_params=sp, sample=sample)
     else:
         section = {**load_params(params_path, "collect"), **load_params(params_path, f"collect.{data_type}")}
-        cp = resolve({k: ESTIMATE_DEFAULTS[k] for k in _COLLECT_KEYS}, section, flags)
+        cp = resolve({k: ESTIMATE_DEFAULTS[k] for k in _COLLECT_KEYS}, section, flags, f"collect.{data_type}")
         est = estimate(data_type, input_path, llm_params=llm, seed=load_seed(params_path, seed),
                        params=CollectParams(**cp), sample=sample)
     return est.render()

@@ -19,7 +19,7 @@ from .common import load_params, param_options, params_option, resolve, user_err
 def command(output_path: str, metrics_path: str | None, params_path: str, **flags: object) -> None:
     """Mine first-parent git history (one record per modified text file) and read commit dataset files
     into {"code1", "code2", "lang", "git"} records, with size / language / per-language limits."""
-    params = resolve(DEFAULTS, load_params(params_path, "prepare_commit"), flags)
+    params = resolve(DEFAULTS, load_params(params_path, "prepare_commit"), flags, "prepare_commit")
     notes: list[str] = []
     stats = prepare_commit(
         repo=str(params["repo"] or ""),

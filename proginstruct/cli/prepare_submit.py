@@ -76,5 +76,5 @@ def run(cfg: dict[str, Any], output_path: str, metrics_path: str | None = None,
 @click.option("--skipped_path", default="", help="optional JSONL naming every skipped history and its reason")
 def command(params_path: str, output_path: str, metrics_path: str, skipped_path: str, **flags: Any) -> None:
     """Online-judge histories from a CodeNet-layout folder (--root) and a statements JSON (--statements)."""
-    cfg = resolve(DEFAULTS, load_params(params_path, "prepare_submit"), flags)
+    cfg = resolve(DEFAULTS, load_params(params_path, "prepare_submit"), flags, "prepare_submit")
     run(cfg, output_path, metrics_path or None, skipped_path or None)

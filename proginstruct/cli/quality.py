@@ -43,7 +43,7 @@ def command(input_path: str, output_path: str, also_write: tuple[str, ...], metr
     (HumanEval, APEval, your own sets) or nearly duplicate an earlier sample; count each removal."""
     from ..quality.stage import run_quality
 
-    params = quality_params(resolve(DEFAULTS, load_params(params_path, "quality"), flags))
+    params = quality_params(resolve(DEFAULTS, load_params(params_path, "quality"), flags, "quality"))
     if workers is not None and workers < 1:
         raise click.BadParameter("must be >= 1", param_hint="--workers")
     m = run_quality(input_path, [output_path, *also_write], params, metrics_path=metrics_path,

@@ -41,7 +41,7 @@ DEFAULTS = {
 @user_errors
 def command(params_path: str, **flags: object) -> None:
     """Serve the deterministic simulated model (OpenAI API) on a loopback address until interrupted."""
-    p = resolve(DEFAULTS, load_params(params_path, "simulate"), flags)
+    p = resolve(DEFAULTS, load_params(params_path, "simulate"), flags, "simulate")
     host = str(p.pop("host"))
     if not is_loopback(host):
         raise UserError(f"--host {host}: the simulator serves on loopback only; use 127.0.0.1, ::1 or localhost")

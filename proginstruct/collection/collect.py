@@ -13,6 +13,7 @@ from ..errors import BadRecord, UserError
 from ..llm.engine import SAMPLING_KEYS, Engine
 from ..llm.model_map import ModelMap
 from ..llm.rounds import run_records
+from ..llm.runner import charge
 from ..progress import Progress
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
@@ -59,6 +60,7 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
     stats = Stats()
     stats.add("inputs")
     series = code_series(data_type, rec, derive_rng(seed, data_type, rid, "series"), params.limit_one_block_prob)
+    charge(sum(map(len, series.versions)))  # llm.window_bytes: the series lives until the record is done
     stats.add("versions", len(series.versions))
     samples: list[dict] = []
     order = draw_order(len(series.versions), params.alpha, derive_rng(seed, data_type, rid, "pick"))
@@ -77,7 +79,7 @@ async def collect_record(engine: Engine, roles: Roles, data_type: str, rec: dict
 
 def run_collection(data_type: str, input_path: str, output_path: str, *, params: CollectParams,
                    llm_params: dict[str, Any], seed: int, on_bad_record: str = "skip",
-                   roles: Roles | None = None, shard: str = "", workers: int = 1,
+                   roles: Roles | None = None, shard: str = "", workers: int = 1, stats_out: Stats | None = None,
                    _worker: tuple[int, int] | None = None, _progress: Progress | None = None) -> Stats:
     """Collect samples from ``input_path`` into ``output_path`` (``.jsonl`` streamed, ``.json`` a list).
 
@@ -89,9 +91,13 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     (:class:`~proginstruct.collection.workers.SharedProgress`), which the parent draws as one bar.
     Resumes an interrupted run with the same inputs and params (whatever the endpoints, limits,
     concurrency and ``llm.mode``); an output appears only when complete. ``llm.mode: batch`` runs the
-    records in rounds of batch jobs (:mod:`~proginstruct.llm.rounds`; same output bytes). Raises :class:`UserError` for an unknown data
-    type, a bad shard or worker count, a missing/empty input, a bad record under ``on_bad_record: fail``,
-    or a model-map / server problem.
+    records in rounds of batch jobs (:mod:`~proginstruct.llm.rounds`; same output bytes). Returns the
+    counters; with ``stats_out`` they are accumulated there too, so that a caller still has the counters
+    of the records written so far when the run stops with an exception. Raises :class:`UserError` for an
+    unknown data type, a bad shard or worker count, a missing/empty input, a bad record under
+    ``on_bad_record: fail``, or a model-map / server problem
+    (:class:`~proginstruct.llm.faults.TransportStop` when a server fault outlasts ``llm.max_retries``:
+    the checkpoint is kept and a rerun resumes).
     """
     if data_type not in DATA_TYPES:
         raise UserError(f"unknown --data_type {data_type!r}; use one of {', '.join(DATA_TYPES)}")
@@ -111,7 +117,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
         return run_in_workers(run_collection, dict(data_type=data_type, input_path=input_path,
                                                    output_path=output_path, params=params, llm_params=llm_params,
                                                    seed=seed, on_bad_record=on_bad_record, roles=roles),
-                              part, workers, total=total)
+                              part, workers, total=total, stats_out=stats_out)
     roles = roles or Roles.default()
     models = ModelMap.load(llm_params["model_map"], llm_params.get("models", ""))
     fingerprint = hashlib.sha256(dumps({
@@ -128,6 +134,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     async def main() -> Stats:
         engine = Engine.from_params(llm_params, quiet=_worker is not None and _worker[0] > 1)
         window = int(llm_params.get("window") or 0) or 4 * int(llm_params["num_proc"])
+        window_bytes = int(llm_params.get("window_bytes") or 0)
 
         async def one(index: int, rec: Any) -> tuple[list[dict], dict[str, int]]:
             reason = check_record(data_type, rec)
@@ -147,12 +154,15 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
             recs = read_records(inp)
             return recs if part is None else ((i, r) for i, r in recs if in_shard(record_id(r), part))
 
+        acc = stats_out if stats_out is not None else Stats()
         try:
-            stats = await run_records(items, one, CheckpointedWriter(output_path, fingerprint), engine,
-                                      window=window, total=total, desc=f"collect {data_type}", progress=_progress)
-            return stats.merge([engine.session_stats()])
+            await run_records(items, one, CheckpointedWriter(output_path, fingerprint), engine, window=window,
+                              total=total, desc=f"collect {data_type}", progress=_progress,
+                              window_bytes=window_bytes, stats=acc)
         finally:
+            acc.merge([engine.session_stats()])
             await engine.aclose()
+        return acc
 
     stats = asyncio.run(main())
     if bad:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..blocks import apply_blocks, block_diff, edit_blocks, edit_blocks_and_diff
-from ..errors import UserError
+from ..ranges import check_params
 from ..roles.render import ChangeQuery, JudgeQuery, RecordView
 from ..roles.version import prompt_version
 from ..samples import sample_type, snapshot
@@ -32,14 +32,8 @@ class CollectParams:
     limit_one_block_prob: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("use_history_prob", "use_user_prob", "limit_one_block_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"{name} must be a probability in [0, 1], got {getattr(self, name)!r}; "
-                                "fix params.yaml (collect.<source>) or the flag")
-        if self.alpha <= 0:
-            raise UserError(f"alpha must be > 0 (weights are alpha ** index), got {self.alpha!r}")
-        if self.max_per_sample < 1:
-            raise UserError(f"max_per_sample must be >= 1, got {self.max_per_sample!r}")
+        """Raises :class:`~proginstruct.ranges.ParamError` for a value out of its range (alpha > 0)."""
+        check_params(asdict(self), "collect.<source>")
 
 
 def draw_order(n: int, alpha: float, rng: random.Random) -> Iterator[int]:

@@ -36,6 +36,7 @@ from typing import Any
 from ..errors import UserError
 from ..llm.cache import ReplyCache
 from ..progress import Bar
+from ..records import checkpoint_stats
 from ..stats import Stats
 from .shards import Shard, merge_parts, shard_of
 
@@ -66,12 +67,13 @@ def part_path(output_path: str | Path, j: int, n: int) -> Path:
 
 
 def worker_llm_params(llm_params: dict[str, Any], n: int) -> dict[str, Any]:
-    """``llm_params`` for one of n workers: ``num_proc`` and ``window`` divided by n (rounded up), and
-    ``limit_share`` (the share of every per-model limit) divided by n."""
+    """``llm_params`` for one of n workers: ``num_proc``, ``window`` and ``window_bytes`` divided by n
+    (rounded up), and ``limit_share`` (the share of every per-model limit) divided by n."""
     lp = dict(llm_params)
     lp["num_proc"] = max(1, math.ceil(int(lp["num_proc"]) / n))
-    if int(lp.get("window") or 0):
-        lp["window"] = max(1, math.ceil(int(lp["window"]) / n))
+    for key in ("window", "window_bytes"):
+        if int(lp.get(key) or 0):
+            lp[key] = max(1, math.ceil(int(lp[key]) / n))
     lp["limit_share"] = float(lp.get("limit_share", 1.0)) / n
     return lp
 
@@ -116,7 +118,7 @@ def _child(conn: multiprocessing.connection.Connection, run: Callable[..., Stats
 
 
 def run_in_workers(run: Callable[..., Stats], kwargs: dict[str, Any], shard: Shard | None, n: int, *,
-                   total: int | None = None) -> Stats:
+                   total: int | None = None, stats_out: Stats | None = None) -> Stats:
     """Run ``run(**kwargs)`` split over ``n`` worker processes and merge their outputs.
 
     ``run`` is :func:`proginstruct.collection.collect.run_collection` (a module-level function, so that a
@@ -127,7 +129,9 @@ def run_in_workers(run: Callable[..., Stats], kwargs: dict[str, Any], shard: Sha
     shown as already done), fed by a :class:`SharedProgress`; the workers draw none. Returns the sum of
     the workers' counters (``session.max_in_flight`` is then the sum of their maxima). Raises
     :class:`UserError` as a worker raised it, ``RuntimeError`` for a worker that failed otherwise or died
-    (exit code named); the workers' checkpoints are kept for a resume with the same ``n``.
+    (exit code named); the workers' checkpoints are kept for a resume with the same ``n``, and
+    ``stats_out`` (when given) gets the counters of the records they wrote. On success ``stats_out`` gets
+    the returned counters.
     """
     ReplyCache(kwargs["llm_params"]["cache_path"]).close()  # create the file and its WAL mode once, here
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
@@ -177,6 +181,10 @@ def run_in_workers(run: Callable[..., Stats], kwargs: dict[str, Any], shard: Sha
         for _, proc in procs.values():
             if proc.is_alive():
                 proc.terminate()
+        if stats_out is not None:
+            for _, proc in procs.values():
+                proc.join()
+            stats_out.merge(checkpoint_stats(p) for p in parts)
         raise
     finally:
         if bar is not None:
@@ -189,4 +197,5 @@ def run_in_workers(run: Callable[..., Stats], kwargs: dict[str, Any], shard: Sha
                 order_hint="the worker parts do not match the input", missing="a worker did not finish")
     for p in parts:
         p.unlink()
-    return Stats().merge(results[j] for j in sorted(results))
+    total_stats = stats_out if stats_out is not None else Stats()
+    return total_stats.merge(results[j] for j in sorted(results))

@@ -8,8 +8,9 @@ and raises :class:`Pending`: the record waits. At the end of a round (:mod:`~pro
 each before it waits, polls them with a doubling interval and a progress bar of lines completed, and puts
 every reply into the cache under its key, as an online reply would be. A line that failed (in the error
 file, missing, or in a job that ended ``failed``, ``expired`` or ``cancelled``) is pending again in the
-next round; after ``1 + llm.max_retries`` tries, or at once for a status no retry fixes (400), the role
-call fails as an online request given up after its retries does. 401, 403 and 404 stop the run.
+next round, as an online request is retried (SPEC 5): a 429 with no budget; a line the back end refused
+(400, 413, 422) fails its role call at once; after ``1 + llm.max_retries`` tries of any other fault, and
+at once for 401, 403, 404 and other 4xx, the run stops with one line (checkpoint and cache kept).
 
 Counters (:attr:`BatchQueue.stats`): ``batch.rounds``, ``batch.jobs``, ``batch.lines`` (lines submitted),
 ``batch.failed_lines``, ``batch.attached_jobs`` (an earlier run's jobs waited for), ``batch.wait_seconds``,
@@ -34,7 +35,7 @@ from .batch_jobs import ApiBackend, CommandBackend, JobRow, JobState, JobStore
 from .cache import ReplyCache
 from .limits import estimate_tokens
 from .model_map import ModelEntry, ModelMap
-from .wire import FATAL_STATUS
+from .wire import FATAL_STATUS, REFUSE, RETRY, STOP, WAIT, status_action
 
 MODES = ("online", "batch", "estimate")
 POLL_MAX = 60.0  # seconds: the longest wait between two polls
@@ -258,15 +259,31 @@ class BatchQueue:
             path.unlink(missing_ok=True)
 
     def _failed(self, row: JobRow, key: str, kind: str, retry: bool, status: int, detail: str) -> None:
+        """A line failed with fault ``kind`` (HTTP ``status``, 0 for none): as online (SPEC 5), a 429 goes
+        back to pending with no budget, a line the back end refused (400, 413, 422) fails its role call,
+        and 401/403/404, other 4xx, or any other fault once the line was tried ``1 + llm.max_retries``
+        times stop the run (:class:`~proginstruct.errors.UserError`; checkpoint and cache kept)."""
         self.counts.add("batch.failed_lines")
         self.counts.add(f"faults.{kind}")
+        where = f'{self.model_map.path}: model "{row.model}" at {row.target}'
         if status in FATAL_STATUS:
-            raise UserError(f"{self.model_map.path}: model \"{row.model}\" at {row.target} answered a batch line "
-                            f"{status} ({detail}): {FATAL_STATUS[status]}; check its \"api\" key, the model name "
-                            "and the base URL")
-        self.tries[key] += 1
-        if not retry or self.tries[key] > self.options.max_retries:
+            raise UserError(f"{where} answered a batch line {status} ({detail}): {FATAL_STATUS[status]}; check its "
+                            "\"api\" key, the model name and the base URL")
+        action = status_action(status)[1] if status else (RETRY if retry else REFUSE)
+        if action == WAIT:
+            return
+        if action == REFUSE:
             self.given_up[key] = kind
+            return
+        stopped = ("the run stopped (checkpoint and reply cache kept): run the same command again to resume once "
+                   "the back end answers")
+        if action == STOP:
+            raise UserError(f"{where} answered a batch line {status} ({detail}); {stopped}")
+        self.tries[key] += 1
+        if self.tries[key] > self.options.max_retries:
+            last = f"{kind}: {detail}" if detail else kind
+            raise UserError(f"{where}: a batch line failed {self.tries[key]} times (llm.max_retries "
+                            f"{self.options.max_retries}); last error: {last}; {stopped}, or raise llm.max_retries")
 
     def _drop(self, row: JobRow, why: str) -> None:
         """Forget a recorded job whose replies cannot be had; its lines are rendered again when needed."""

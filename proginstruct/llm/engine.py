@@ -2,15 +2,28 @@
 
 It owns I/O: picks a model of the map per role call (seeded), sends through the official ``openai``
 client to one of the model's endpoints (:mod:`proginstruct.llm.endpoints`) within the global and
-per-model limits (:mod:`proginstruct.llm.limits`), retries transport faults itself (the same request
-body, possibly on another endpoint, honouring ``Retry-After``), stores every reply in the
-:class:`~proginstruct.llm.cache.ReplyCache` before using it, and re-asks a rejected reply as a new
+per-model limits (:mod:`proginstruct.llm.limits`, oldest record first), retries transport faults itself
+(the same request body, possibly on another endpoint, honouring ``Retry-After``), stores every reply in
+the :class:`~proginstruct.llm.cache.ReplyCache` before using it, and re-asks a rejected reply as a new
 attempt up to ``max_try`` times. Roles only build messages and check replies.
 
+Only a reply can make a role fail (SPEC 5): a protocol violation after ``max_try`` attempts, a refusal,
+``finish_reason: length``, or the server refusing the request itself (HTTP 400, 413, 422: a prompt it
+cannot take, such as one longer than the model's context). Transport faults never skip a draw:
+
+- a **429** waits (its ``Retry-After``, or a doubling backoff without one) and is sent again, with no
+  retry budget, for as long as the model is not declared down;
+- **other faults** (5xx, 408, 409, timeouts, dropped connections, unparsable replies) are retried up to
+  ``max_retries`` times; when that budget is spent, the run **stops** with :class:`TransportStop` (a
+  :class:`~proginstruct.errors.UserError`: one line naming the model, the endpoint and the last error);
+  the checkpoint and the cache are kept, so the next run resumes and gives a clean run's bytes;
+- a refused connection takes the endpoint out for a cooldown and does not count; "every endpoint down
+  for ``down_timeout``" stops the run with one line too, as do 401/403/404 (a configuration problem no
+  retry can fix) and other 4xx answers.
+
 Why the retries are here and not the client's (``max_retries=0`` on every client): a retry may go to
-another endpoint, a 429 pauses the endpoint that sent it (not just one request), a refused connection
-takes the endpoint out for a cooldown, and "every endpoint down for ``down_timeout``" stops the run with
-one line (:class:`~proginstruct.errors.UserError`) instead of hanging.
+another endpoint, a 429 pauses the endpoint that sent it (not just one request), and a refused
+connection takes the endpoint out for a cooldown.
 
 Requests go through the client's low-level ``post`` with a body serialized once by orjson and the reply
 parsed by orjson: the same bytes as ``chat.completions.create`` would send (same key order, compact,
@@ -27,9 +40,11 @@ Counters (``Stats``, dotted names): ``requests.sent`` (HTTP requests, retries in
 ``requests.cache_hits``, ``requests.batched`` (cached replies that a batch job of this run brought),
 ``requests.deduplicated``, ``tokens.prompt``, ``tokens.completion``,
 ``roles.<role>.calls|accepted|failed``, ``roles.<role>.attempts``, ``rejected.<role>.<reason>``,
-``errors.<role>.<kind>`` (a role call given up after a transport failure), ``faults.<kind>`` (every
-transport fault seen, retried or not: ``server_error``, ``rate_limited``, ``timeout``, ``connection``,
-``refused``, ``malformed_response``, ``bad_request``, ``status_<code>``, ``grammar_refused``).
+``errors.<role>.<kind>`` (a role call failed because the server refused the request: ``bad_request``,
+``status_413``, ``status_422``), ``faults.<kind>`` (every transport fault seen, retried or not:
+``server_error``, ``rate_limited``, ``timeout``, ``connection``, ``refused``, ``malformed_response``,
+``bad_request``, ``status_<code>``) and ``faults.by_endpoint.<host:port>.<kind>`` (the same per endpoint,
+dots of the host written as ``_``: :func:`~proginstruct.llm.endpoints.endpoint_label`), ``faults.grammar_refused``.
 
 Grammar-guided requests (a model map entry's ``"guided"``, :mod:`proginstruct.llm.guided`): the role's
 grammar goes into the request body and into the reply cache key. An HTTP 400 to such a request is
@@ -50,15 +65,25 @@ import openai
 import orjson
 
 from ..errors import UserError
+from ..ranges import check_params
 from ..seeding import derive_seed
 from ..stats import Stats
 from .batch import MODES, BatchQueue, EstimateSink
 from .cache import ReplyCache, cache_key
-from .endpoints import Endpoint, EndpointPool, parse_retry_after
+from .endpoints import Endpoint, EndpointPool
+from .faults import (
+    Fault,
+    Refused,
+    TransportStop,
+    connection_fault,
+    malformed_fault,
+    status_fault,
+    stop_message,
+)
 from .guided import key_params, request_body, role_grammar
-from .limits import ModelLimits, estimate_tokens
+from .limits import PRIORITY, Flow, ModelLimits, PrioritySemaphore, estimate_tokens
 from .model_map import ModelEntry, ModelMap
-from .wire import FATAL_STATUS, MalformedCompletion, parse_completion, status_fault
+from .wire import REFUSE, STOP, WAIT, MalformedCompletion, parse_completion
 
 try:  # the installed openai client is built on httpx2 (httpx's successor); plain httpx works the same way
     import httpx2 as httpx
@@ -85,37 +110,16 @@ class RoleResult:
         return self.model is not None
 
 
-class _TransportFailure(Exception):
-    """A request given up after retries (not cached, not fatal): ``kind`` names the last fault,
-    ``detail`` what the server said (may be "")."""
-
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(kind)
-        self.kind = kind
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class _Fault:
-    """One failed HTTP exchange: ``kind`` (a ``faults.*`` name), whether to ``retry``, the server's
-    ``retry_after`` (429), ``refused`` (no connection at all), a ``detail`` for messages."""
-
-    kind: str
-    retry: bool = True
-    retry_after: float | None = None
-    refused: bool = False
-    detail: str = ""
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     """Transport settings (the ``llm`` params, docs/parameters.md). Seconds for times.
 
     ``concurrency``: most requests in flight overall (``num_proc``); ``max_retries``: retries of one
-    request after transport faults (a refused connection does not count: the endpoint cooldowns and
-    ``down_timeout`` bound those); ``timeout``: per request; ``retry_backoff``: first wait before a retry
-    after a 5xx / timeout, doubling up to 30 s, with jitter; ``endpoint_failures``, ``endpoint_cooldown``,
-    ``down_timeout``: see :class:`~proginstruct.llm.endpoints.EndpointPool`; ``model_max_in_flight``,
+    request after transport faults before the run stops (a 429 and a refused connection do not count:
+    ``Retry-After``, the endpoint cooldowns and ``down_timeout`` bound those); ``timeout``: per request;
+    ``retry_backoff``: first wait before a retry after a 5xx / timeout, doubling up to 30 s, with jitter;
+    ``endpoint_failures``, ``endpoint_cooldown``, ``down_timeout``: see
+    :class:`~proginstruct.llm.endpoints.EndpointPool`; ``model_max_in_flight``,
     ``model_rpm``, ``model_tpm``: per-model limits for models whose map entry sets none (0 = none);
     ``limit_share``: this process's share of every per-model limit, the map's included (``1 / workers``
     in each worker process of :mod:`proginstruct.collection.workers`; an in-flight limit rounds up).
@@ -147,6 +151,8 @@ class EngineOptions:
             key = "num_proc" if name == "concurrency" else ("request_timeout" if name == "timeout" else name)
             if key in p:
                 kw[name] = p[key]
+        check_params({("num_proc" if k == "concurrency" else "request_timeout" if k == "timeout" else k): v
+                      for k, v in kw.items()}, "llm")
         try:
             opts = cls(**{k: type(getattr(cls, k))(v) for k, v in kw.items()})
         except (TypeError, ValueError) as e:
@@ -157,13 +163,6 @@ class EngineOptions:
             raise UserError(f"llm.http_transport must be 'aiohttp' or 'httpx', got {opts.http_transport!r}")
         if opts.mode not in MODES:
             raise UserError(f"llm.mode / --mode must be one of {', '.join(MODES)}, got {opts.mode!r}")
-        for name in ("concurrency", "endpoint_failures"):
-            if getattr(opts, name) < 1:
-                raise UserError(f"llm.{'num_proc' if name == 'concurrency' else name} must be >= 1")
-        for name in ("max_retries", "timeout", "retry_backoff", "endpoint_cooldown", "down_timeout",
-                     "model_max_in_flight", "model_rpm", "model_tpm", "batch_poll"):
-            if getattr(opts, name) < 0:
-                raise UserError(f"llm.{'request_timeout' if name == 'timeout' else name} must be >= 0")
         return opts
 
 
@@ -183,7 +182,10 @@ class Engine:
         self.stats = stats if stats is not None else Stats()
         self.options = options or EngineOptions()
         o = self.options
-        self._sem = asyncio.Semaphore(o.concurrency)
+        self._sem = PrioritySemaphore(o.concurrency)
+        # requests waiting for an admission, for the record runner (proginstruct.llm.runner): it keeps
+        # num_proc / 16 of them (at least 4) waiting, so that a freed place never waits for a record
+        self.flow = Flow(backlog=max(4, o.concurrency // 16))
         self._inflight: dict[str, asyncio.Future] = {}
         self.pools: dict[str, EndpointPool] = {}
         self.limits: dict[str, ModelLimits] = {}
@@ -294,13 +296,15 @@ class Engine:
         ``seed`` is the sample's seed. The model is picked once per call from (seed, role), so every
         attempt asks the same model and the accepted reply does not depend on how many were rejected
         before it; each request's ``seed`` field derives from (seed, role, attempt). Counters go to
-        ``stats`` (default: the engine's). Never raises for a bad reply or a failed request
-        (``RoleResult.value is None``); raises :class:`UserError` for a configuration problem no retry
-        can fix (wrong key, unknown model, every endpoint of a model down for ``down_timeout``, a server that
-        refuses the grammar field of a ``"guided"`` entry). In batch
-        and estimate modes a reply that is not cached raises :class:`~proginstruct.llm.batch.Pending`
-        (the request is queued for the round's batch jobs, or counted); a batch line given up after its
-        tries fails the call as an online request given up after its retries does.
+        ``stats`` (default: the engine's). Never raises for a bad reply or a request the server refused
+        (``RoleResult.value is None``); raises :class:`TransportStop` (a :class:`UserError`) when a
+        transport fault outlasts ``max_retries`` or cannot be retried, and :class:`UserError` for a
+        configuration problem no retry can fix (wrong key, unknown model, every endpoint of a model down
+        for ``down_timeout``, a server that refuses the grammar field of a ``"guided"``
+        entry). A 429 never fails a call: it waits. In batch and estimate modes a reply
+        that is not cached raises :class:`~proginstruct.llm.batch.Pending` (the request is queued for the
+        round's batch jobs, or counted); a batch line the back end refused fails the call as a refused
+        online request does.
         """
         st = self.stats if stats is None else stats
         name = role.name
@@ -319,9 +323,9 @@ class Engine:
             else:
                 try:
                     if self.pending is not None:
-                        raise _TransportFailure(self.pending.need(entry, key, body, name))  # or Pending
+                        raise Refused(self.pending.need(entry, key, body, name))  # or Pending
                     reply = await self._request_once(entry, body, key, st)
-                except _TransportFailure as f:
+                except Refused as f:
                     if f.kind == "bad_request" and grammar is not None and self.pending is None:  # online only
                         await self._check_grammar_refused(entry, messages, seed, name, attempt, st, f.detail)
                     st.add(f"errors.{name}.{f.kind}")
@@ -360,17 +364,33 @@ class Engine:
             del self._inflight[key]
 
     async def _send(self, entry: ModelEntry, body: bytes, st: Stats) -> dict[str, Any]:
-        """POST ``body`` to an endpoint of ``entry`` until a reply or the retry budget is spent."""
+        """POST ``body`` to an endpoint of ``entry`` until a reply; raises :class:`TransportStop` when a
+        fault outlasts the retry budget, ``Refused`` when the server refuses the request itself."""
         pool, limits = self.pools[entry.name], self.limits[entry.name]
         estimate = estimate_tokens(body)
+        priority = PRIORITY.get()
         retries = 0
+        flow = self.flow
         while True:
-            # checked first: no coroutine per request while every endpoint is up and no budget applies
-            if pool.wait_time() > 0:
-                await self._wait_for_endpoint(pool)
-            if limits.paced:
-                await limits.admit(estimate)
-            async with limits.slot(), self._sem:
+            slot = limits.in_flight
+            flow.queued()
+            try:
+                # checked first: no coroutine per request while every endpoint is up and no budget applies
+                if pool.wait_time() > 0:
+                    await self._wait_for_endpoint(pool)
+                if limits.paced:
+                    await limits.admit(estimate, priority)
+                if slot is not None:
+                    await slot.acquire(priority)
+                try:
+                    await self._sem.acquire(priority)
+                except BaseException:
+                    if slot is not None:
+                        slot.release()
+                    raise
+            finally:
+                flow.admitted()
+            try:
                 ep = pool.choose()
                 if ep is None:  # every endpoint went down while this request waited for its slot
                     continue
@@ -386,7 +406,11 @@ class Engine:
                     raise
                 finally:
                     self.in_flight -= 1
-            if not isinstance(result, _Fault):
+            finally:
+                self._sem.release()
+                if slot is not None:
+                    slot.release()
+            if not isinstance(result, Fault):
                 reply, prompt, completion = result
                 pool.succeeded(ep)
                 if limits.tokens is not None:
@@ -396,23 +420,22 @@ class Engine:
                 return reply
             fault = result
             st.add(f"faults.{fault.kind}")
-            if fault.kind == "rate_limited":
+            st.add(f"faults.by_endpoint.{ep.label}.{fault.kind}")
+            if fault.action == WAIT:  # a 429: the endpoint is paused; no retry budget (SPEC 5)
                 pool.rate_limited(ep, fault.retry_after)
-            else:
-                pool.failed(ep, fault.kind, fault.detail, refused=fault.refused)
-            if fault.kind in _FATAL_KINDS:
-                raise UserError(f"{self.model_map.path}: model \"{entry.name}\" at {ep.url} answered "
-                                f"{fault.detail}; check its \"api\" key, the model name and the base URL")
-            if not fault.retry:
-                raise _TransportFailure(fault.kind, fault.detail)
+                continue
+            pool.failed(ep, fault.kind, fault.detail, refused=fault.refused)
+            if fault.action == REFUSE:
+                raise Refused(fault.kind, fault.detail)
+            if fault.action == STOP:
+                raise TransportStop(stop_message(self.model_map.path, entry.name, ep.url, fault, None))
             if fault.refused:
                 continue  # the endpoint is in cooldown now; the pool and down_timeout bound these
             retries += 1
             if retries > self.options.max_retries:
-                raise _TransportFailure(fault.kind)
-            if fault.kind != "rate_limited":  # a 429 paused its endpoint; another one may answer now
-                base = self.options.retry_backoff * 2 ** (retries - 1)
-                await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
+                raise TransportStop(stop_message(self.model_map.path, entry.name, ep.url, fault, retries - 1))
+            base = self.options.retry_backoff * 2 ** (retries - 1)
+            await asyncio.sleep(min(base, 30.0) * (1 - 0.25 * _jitter.random()))
 
     async def _check_grammar_refused(self, entry: ModelEntry, messages: list[dict], seed: int, role: str,
                                      attempt: int, st: Stats, detail: str) -> None:
@@ -423,7 +446,7 @@ class Engine:
         body = request_body(entry, messages, {**self.sampling, "max_tokens": 1}, req_seed)
         try:
             await self._send(entry, orjson.dumps(body), st)
-        except _TransportFailure:
+        except Refused:
             return
         st.add("faults.grammar_refused")
         raise UserError(f'{self.model_map.path}: model "{entry.name}" refused the grammar of "guided": '
@@ -434,54 +457,20 @@ class Engine:
         """Return when some endpoint of ``pool`` is usable; raise ``UserError`` when down too long."""
         while (wait := pool.wait_time()) > 0:
             pool.check_down()
+            pool.warn_throttled()
             await asyncio.sleep(min(wait, 0.25))
 
     async def _post(self, entry: ModelEntry, ep: Endpoint,
-                    body: bytes) -> tuple[dict[str, Any], int, int] | _Fault:
+                    body: bytes) -> tuple[dict[str, Any], int, int] | Fault:
         """One HTTP exchange: ``(reply, prompt tokens, completion tokens)`` or the fault."""
         client = self._client(entry, ep)
         try:
             raw = await client.post("/chat/completions", cast_to=bytes, content=body)  # JSON content type by default
         except openai.APIStatusError as e:
-            return _status_fault(e)
+            return status_fault(e)
         except openai.APIConnectionError as e:  # APITimeoutError included
-            cause = str(e.__cause__ or e)
-            detail = cause.splitlines()[0][:160] if cause else type(e).__name__
-            if _connect_failure(e):  # (the aiohttp transport reports a refused connection as a timeout)
-                return _Fault("refused", refused=True, detail=detail)
-            if isinstance(e, openai.APITimeoutError):
-                return _Fault("timeout", detail="no reply within llm.request_timeout")
-            return _Fault("connection", detail=detail)
+            return connection_fault(e)
         try:
             return parse_completion(orjson.loads(raw))
         except (orjson.JSONDecodeError, MalformedCompletion) as e:
-            return _Fault("malformed_response", detail=str(e)[:160])
-
-
-_FATAL_KINDS = {f"status_{code}" for code in FATAL_STATUS}
-
-
-def _status_fault(e: openai.APIStatusError) -> _Fault:
-    code = e.status_code
-    detail = f"{code} ({_short(e)})"
-    kind, retry = status_fault(code)
-    if code in FATAL_STATUS:
-        detail = f"{detail}: {FATAL_STATUS[code]}"
-    retry_after = parse_retry_after(e.response.headers) if code == 429 else None
-    return _Fault(kind, retry=retry, retry_after=retry_after, detail=detail)
-
-
-def _connect_failure(e: openai.APIConnectionError) -> bool:
-    """True when no connection could be opened at all (refused, unresolvable, connect timeout): the
-    endpoint is down, not one request."""
-    cause = e.__cause__
-    while cause is not None:
-        if type(cause).__name__ in ("ConnectError", "ConnectTimeout"):
-            return True
-        cause = cause.__cause__
-    return False
-
-
-def _short(e: openai.APIStatusError) -> str:
-    msg = str(getattr(e, "message", e)).splitlines()[0] if str(e) else ""
-    return msg[:160]
+            return malformed_fault(e)

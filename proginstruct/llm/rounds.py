@@ -36,23 +36,28 @@ HOLD_BYTES = 256 << 20  # output bytes of finished records held while an earlier
 
 async def run_records(items: Callable[[], Iterable[tuple[int, Any]]], fn: RecordFn, writer: CheckpointedWriter,
                       engine: Any, *, window: int, total: int | None = None, desc: str = "records",
-                      progress: Progress | None = None) -> Stats:
+                      progress: Progress | None = None, window_bytes: int = 0, stats: Stats | None = None) -> Stats:
     """Apply ``fn(index, record) -> (output objects, stats)`` to every item of ``items()`` and stream the
     results in input order: online through :func:`~proginstruct.llm.runner.run_ordered` (``window``
-    records in flight, ``progress`` as there), in batch mode (``engine.batch`` set) through
-    :func:`run_rounds`. ``items`` is called once per pass (online: once) and yields ``(index, record)``.
-    Returns the summed counters; see those functions for errors.
+    records and ``window_bytes`` characters in flight, started as the engine's limits admit requests,
+    ``progress`` as there), in batch mode (``engine.batch`` set) through :func:`run_rounds`. ``items`` is
+    called once per pass (online: once) and yields ``(index, record)``. Returns the summed counters,
+    accumulated in ``stats`` when given (so the caller has those of the records written if this raises);
+    see those functions for errors.
     """
     batch = engine.batch
     if batch is None:
-        return await run_ordered(items(), fn, writer, window=window, total=total, desc=desc, progress=progress)
-    return await run_rounds(items, fn, writer, batch, total=total, desc=desc)
+        return await run_ordered(items(), fn, writer, window=window, total=total, desc=desc, progress=progress,
+                                 window_bytes=window_bytes, flow=engine.flow, stats=stats)
+    return await run_rounds(items, fn, writer, batch, total=total, desc=desc, stats=stats)
 
 
 async def run_rounds(items: Callable[[], Iterable[tuple[int, Any]]], fn: RecordFn, writer: CheckpointedWriter,
-                     batch: BatchQueue, *, total: int | None = None, desc: str = "records") -> Stats:
+                     batch: BatchQueue, *, total: int | None = None, desc: str = "records",
+                     stats: Stats | None = None) -> Stats:
     """Run the records in rounds until none waits (module docstring); returns the summed counters of
-    every record written, an earlier run's included, and counts ``batch.rounds``.
+    every record written, an earlier run's included (accumulated in ``stats`` when given), and counts
+    ``batch.rounds``.
 
     Resumes from ``writer.open()``, and first attaches to the batch jobs an earlier run left unfinished
     (:meth:`~proginstruct.llm.batch.BatchQueue.attach`). On an exception the checkpoint is kept for a
@@ -62,7 +67,7 @@ async def run_rounds(items: Callable[[], Iterable[tuple[int, Any]]], fn: RecordF
     """
     with throughput_gc():
         written = writer.open()
-        stats = Stats().merge([writer.done_stats])
+        stats = (stats if stats is not None else Stats()).merge([writer.done_stats])
         held: dict[int, tuple[list, dict, int]] = {}  # position -> (objects, stats, output bytes)
         held_bytes = 0
         try:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..ranges import check_params
 
 GATES = ("too_long", "breaks_syntax", "contaminated", "near_duplicate")
 
@@ -91,13 +92,6 @@ def _fail(key: str, why: str) -> UserError:
     return UserError(f"quality.{key}: {why}; fix params.yaml section 'quality' or --{key}")
 
 
-def _int(values: dict[str, Any], key: str, low: int) -> int:
-    v = values[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise _fail(key, f"must be an integer >= {low}, got {v!r}")
-    return v
-
-
 def _bool(values: dict[str, Any], key: str) -> bool:
     v = values[key]
     if not isinstance(v, bool):
@@ -145,23 +139,22 @@ def quality_params(values: dict[str, Any]) -> QualityParams:
     counts must be integers >= 1 (``near_dup_num_perm`` >= 2, ``near_dup_seed`` >= 0), ``near_dup_threshold``
     in (0, 1], the switches booleans, ``on_bad_record`` ``skip`` or ``fail``.
     """
+    values = check_params(values, "quality")  # the numeric ranges, as for every stage (proginstruct/ranges.py)
     threshold = values["near_dup_threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
-        raise _fail("near_dup_threshold", f"must be a number in (0, 1], got {threshold!r}")
     if values["on_bad_record"] not in ("skip", "fail"):
         raise _fail("on_bad_record", f"must be 'skip' or 'fail', got {values['on_bad_record']!r}")
     return QualityParams(
         too_long=_bool(values, "too_long"),
-        max_input_chars=_int(values, "max_input_chars", 1),
-        max_output_chars=_int(values, "max_output_chars", 1),
+        max_input_chars=values["max_input_chars"],
+        max_output_chars=values["max_output_chars"],
         breaks_syntax=_bool(values, "breaks_syntax"),
         contaminated=_bool(values, "contaminated"),
-        decontam_ngram=_int(values, "decontam_ngram", 1),
+        decontam_ngram=values["decontam_ngram"],
         sets=decontam_sets(values["decontaminate"]),
         near_duplicate=_bool(values, "near_duplicate"),
         near_dup_threshold=float(threshold),
-        near_dup_num_perm=_int(values, "near_dup_num_perm", 2),
-        near_dup_shingle=_int(values, "near_dup_shingle", 1),
-        near_dup_seed=_int(values, "near_dup_seed", 0),
+        near_dup_num_perm=values["near_dup_num_perm"],
+        near_dup_shingle=values["near_dup_shingle"],
+        near_dup_seed=values["near_dup_seed"],
         on_bad_record=values["on_bad_record"],
     )

@@ -266,12 +266,14 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{h}]:{port}/v1" if ":" in h else f"http://{h}:{port}/v1"
 
 
-async def _start(host: str, port: int, options: dict[str, Any],
-                 shutdown_timeout: float) -> tuple[web.AppRunner, int]:
+async def _start(host: str, port: int, options: dict[str, Any], shutdown_timeout: float,
+                 middlewares: tuple = ()) -> tuple[web.AppRunner, int]:
     if not is_loopback(host):
         raise ValueError(f"refusing to serve on {host!r}: the simulator listens on loopback only "
                          "(127.0.0.1, ::1 or localhost)")
-    runner = web.AppRunner(make_app(**options), access_log=None, shutdown_timeout=shutdown_timeout)
+    app = make_app(**options)
+    app.middlewares.extend(middlewares)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host.strip("[]"), port, backlog=4096)
@@ -298,8 +300,12 @@ async def serve(host: str = "127.0.0.1", port: int = 8000, on_start: Callable[[s
         await runner.cleanup()
 
 
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> tuple[str, Callable[[], None]]:
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0, *, middlewares: tuple = (),
+                    **options: Any) -> tuple[str, Callable[[], None]]:
     """Run the server on its own event loop in a daemon thread (for tests and benchmarks).
+
+    ``middlewares``: aiohttp middlewares run before every handler (a test or benchmark puts its own
+    outage, or an arrival log, in front of the simulator).
 
     Returns ``(base_url, stop)``: the OpenAI base URL with the real port (``port`` 0 = pick a free one),
     and an idempotent ``stop()`` that shuts the server down (requests still sleeping are cancelled
@@ -312,7 +318,7 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> t
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            box["runner"], box["port"] = loop.run_until_complete(_start(host, port, options, 0.25))
+            box["runner"], box["port"] = loop.run_until_complete(_start(host, port, options, 0.25, middlewares))
         except BaseException as err:  # reported to the caller below
             box["error"] = err
             ready.set()

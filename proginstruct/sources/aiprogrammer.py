@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import UserError
 from ..llm.engine import Engine
 from ..llm.rounds import run_records
+from ..ranges import check_params
 from ..records import CheckpointedWriter, atomic_write_json, dumps, file_sha256
 from ..roles.programmer import PERSONAS, ProgrammerRole, SnippetQuery
 from ..seeding import derive_rng, derive_seed
@@ -48,8 +49,8 @@ AIPROGRAMMER_DEFAULTS: dict[str, Any] = {
 }
 
 # llm params that do not change any reply (left out of the checkpoint fingerprint)
-_NOT_IN_FINGERPRINT = ("num_proc", "window", "cache_path", "max_retries", "request_timeout", "http_transport",
-                       "mode", "batch_poll")
+_NOT_IN_FINGERPRINT = ("num_proc", "window", "window_bytes", "cache_path", "max_retries", "request_timeout",
+                       "http_transport", "mode", "batch_poll")
 
 
 def choose_persona(seed: int, snippet_id: str) -> str:
@@ -114,7 +115,7 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
     Raises :class:`UserError` for unreadable or empty inputs, bad params, a malformed record under
     ``on_bad_record: fail``, or a model-map / server problem.
     """
-    p = {**AIPROGRAMMER_DEFAULTS, **params}
+    p = check_params({**AIPROGRAMMER_DEFAULTS, **params}, "aiprogrammer")
     reader_stats = Stats()
     snippets = list(read_snippets(input_path, text_column=str(p["text_column"]), split=str(p["split"]),
                                   min_lines=int(p["min_lines"]), max_lines=int(p["max_lines"]),
@@ -125,7 +126,9 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
     fingerprint = _fingerprint(snippets, p, llm_params, seed)
     role_map = dict(roles) if roles else {persona: ProgrammerRole(persona) for persona in PERSONAS}
 
-    async def main() -> Stats:
+    stats = Stats()
+
+    async def main() -> None:
         engine = Engine.from_params(dict(llm_params))
         window = int(llm_params.get("window") or 0) or 4 * int(llm_params["num_proc"])
 
@@ -133,15 +136,22 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
             return await program_snippet(engine, snippet, seed=seed, roles=role_map)
 
         try:
-            stats = await run_records(lambda: enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
-                                      engine, window=window, total=len(snippets), desc="aiprogrammer")
-            return stats.merge([engine.batch.stats] if engine.batch is not None else [])
+            await run_records(lambda: enumerate(snippets), one, CheckpointedWriter(output_path, fingerprint),
+                              engine, window=window, total=len(snippets), desc="aiprogrammer",
+                              window_bytes=int(llm_params.get("window_bytes") or 0), stats=stats)
+            stats.merge([engine.batch.stats] if engine.batch is not None else [])
         finally:
             await engine.aclose()
 
-    stats = asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (UserError, KeyboardInterrupt) as e:  # a stop: the counters of the records written, incomplete
+        if metrics_path:
+            stats.update(reader_stats)
+            atomic_write_json(metrics_path, {**summarize(stats), "complete": False, "error": str(e) or "interrupted"})
+        raise
     stats.update(reader_stats)
-    metrics = summarize(stats)
+    metrics = {**summarize(stats), "complete": True}
     if metrics_path:
         atomic_write_json(metrics_path, metrics)
     return metrics

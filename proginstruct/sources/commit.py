@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..progress import Bar
+from ..ranges import check_params
 from ..records import write_records
 from ..stats import Stats
 from . import git_history as gh
@@ -60,11 +61,7 @@ def split_list(value: Any, name: str) -> list[str]:
 
 
 def _count(params: Mapping[str, Any], name: str) -> int:
-    value = params.get(name, DEFAULTS[name])
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UserError(f"prepare_commit.{name} must be a non-negative integer, got {value!r}; "
-                        f"fix params.yaml or --{name}")
-    return value
+    return check_params({name: params.get(name, DEFAULTS[name])}, "prepare_commit")[name]
 
 
 @dataclass(frozen=True)

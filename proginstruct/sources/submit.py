@@ -57,6 +57,7 @@ import polars as pl
 
 from ..errors import UserError
 from ..progress import Bar
+from ..ranges import check_params
 from ..stats import Stats
 from .problem_statements import load_statements
 from .rouge import rouge_l_f1, rouge_l_upper_bound, tokenize
@@ -83,12 +84,8 @@ class SubmitParams:
     external_similarity_threshold: float = 0.4
 
     def __post_init__(self) -> None:
-        if self.max_per_problem < 1 or self.max_per_lang_problem < 1:
-            raise UserError("prepare_submit: max_per_problem and max_per_lang_problem must be >= 1; "
-                            "fix params.yaml or the flags")
-        for name in ("internal_similarity_threshold", "external_similarity_threshold"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"prepare_submit: {name} must be within [0, 1]; fix params.yaml or the flag")
+        """Raises :class:`~proginstruct.ranges.ParamError` for a value out of its range."""
+        check_params(asdict(self), "prepare_submit")
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as a plain dict (for metrics)."""
