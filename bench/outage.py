@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from aiohttp import web
-from rpm import default_commit_records
+from rpm import default_commit_records, store_labelled
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "outage.json"
@@ -136,13 +136,7 @@ def main() -> None:
     ap.add_argument("--label", default="after")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
-    res = bench(args)
-    path = Path(args.out)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[args.label] = res
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"-> {path}")
+    store_labelled(Path(args.out), args.label, bench(args))
 
 
 if __name__ == "__main__":

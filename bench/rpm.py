@@ -153,9 +153,14 @@ def main() -> None:
     args = ap.parse_args()
     res = bench(args)
     print(json.dumps(res, indent=1))
-    path = Path(args.out)
+    store_labelled(Path(args.out), args.label, res)
+
+
+def store_labelled(path: Path, label: str, res: dict) -> None:
+    """Put ``res`` under ``label`` in the JSON object at ``path`` (created when missing), keeping the
+    other labels' results (``before`` and ``after`` runs of one benchmark share a file)."""
     data = json.loads(path.read_text()) if path.exists() else {}
-    data[args.label] = res
+    data[label] = res
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"-> {path}")

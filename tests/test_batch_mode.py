@@ -234,3 +234,33 @@ def test_batch_mode_runs_in_one_process(tmp_path):
     with pytest.raises(UserError, match="--workers 2 works in online mode only"):
         run_collection("commit", str(inp), str(tmp_path / "o.jsonl"), params=PARAMS, seed=3, workers=2,
                        llm_params=batch_llm(tmp_path, "simulator", "b"))
+
+
+def test_batch_lines_of_a_guided_model_carry_its_grammar_as_online_requests_do(tmp_path):
+    """A model map entry with ``"guided"`` sends the role's grammar in every request body; a batch line is
+    built by the same code (``Engine.request``), so it carries the same body as the online request."""
+    inp = write_inputs(tmp_path / "commit.jsonl", 12)
+    plain_out, _, plain_bodies = online_reference(tmp_path, inp, "plain")
+    url, stop = serve_in_thread()
+    try:
+        guided_map = tmp_path / "guided_map.json"
+        guided_map.write_text(json.dumps({MODEL: {"base": url, "api": "k", "guided": "llama.cpp"}}))
+        online = {**llm_params(tmp_path, url, "guided", num_proc=8), "model_map": str(guided_map)}
+        ref = tmp_path / "guided.jsonl"
+        run_collection("commit", str(inp), str(ref), params=PARAMS, seed=3, llm_params=online)
+        guided_bodies = server_stats(url, bodies=True)["bodies"]["counts"]
+    finally:
+        stop()
+    url, stop = serve_in_thread(batch_delay=0.01)
+    try:
+        mm = tmp_path / "guided_batch_map.json"
+        mm.write_text(json.dumps({MODEL: {"base": url, "api": "k", "guided": "llama.cpp"}}))
+        llm = {**batch_llm(tmp_path, url, "guided_batch"), "model_map": str(mm)}
+        out = tmp_path / "guided_batch.jsonl"
+        run_collection("commit", str(inp), str(out), params=PARAMS, seed=3, llm_params=llm)
+        submitted = server_stats(url, bodies=True)["batch"]["submitted"]
+    finally:
+        stop()
+    assert not set(guided_bodies) & set(plain_bodies)  # the grammar field changes every body
+    assert set(submitted) == set(guided_bodies)  # each batch line is the guided online body, byte for byte
+    assert out.read_bytes() == ref.read_bytes() == plain_out.read_bytes()  # the simulator ignores grammars

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from proginstruct.area.loc import AreaParams
-from proginstruct.cli import area, collect, prepare_commit, prepare_submit, simulate
+from proginstruct.cli import area, collect, estimate, prepare_commit, prepare_submit, simulate
 from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.collection.sample import CollectParams
 from proginstruct.errors import UserError
@@ -103,6 +103,9 @@ def test_an_unknown_data_type_gets_one_line_naming_the_sources(tmp_path):
                                                str(tmp_path / "o.jsonl")])
     assert res.exit_code == 2 and res.output == (
         "error: --data_type 'foo' is not a source; use one of commit, aiprogrammer, submit\n")
+    res = CliRunner().invoke(estimate.command, ["--data_type", "foo", "--input_path", "x.jsonl"])
+    assert res.exit_code == 2 and res.output == (
+        "error: --data_type 'foo' is not an input type; use one of commit, aiprogrammer, submit, snippets\n")
 
 
 def test_other_stages_check_their_ranges_in_the_same_place(tmp_path):

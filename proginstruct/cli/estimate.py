@@ -12,9 +12,11 @@ from typing import Any
 import click
 
 from ..collection.sample import CollectParams
+from ..errors import UserError
 from ..sources.aiprogrammer import AIPROGRAMMER_DEFAULTS
 from .common import LLM_DEFAULTS, load_params, load_seed, param_options, params_option, resolve, user_errors
 
+_DATA_TYPES = ("commit", "aiprogrammer", "submit", "snippets")
 _COLLECT_KEYS = tuple(f.name for f in dataclasses.fields(CollectParams))
 ESTIMATE_DEFAULTS = {**{k: v for k, v in AIPROGRAMMER_DEFAULTS.items() if k != "on_bad_record"},
                      **{f.name: f.default for f in dataclasses.fields(CollectParams)}}
@@ -42,8 +44,8 @@ def run_estimate(data_type: str, input_path: str, *, params_path: str, seed: int
 
 
 @click.command(name="estimate")
-@click.option("--data_type", type=click.Choice(["commit", "aiprogrammer", "submit", "snippets"]), required=True,
-              help="a collect input type, or 'snippets' for the aiprogrammer stage's input")
+@click.option("--data_type", required=True,
+              help="a collect input type (commit, aiprogrammer, submit), or 'snippets' for the aiprogrammer stage's input")
 @click.option("--input_path", required=True, help="the input the run would read")
 @click.option("--sample", type=int, default=1000, show_default=True,
               help="records rendered at most (evenly spread; counts projected to the whole input)")
@@ -56,5 +58,7 @@ def command(data_type: str, input_path: str, sample: int, seed: int | None, para
             **flags: object) -> None:
     """Print the requests and prompt tokens per role of a run's first round, without sending anything
     (the reply cache counts: cached replies cost nothing)."""
+    if data_type not in _DATA_TYPES:
+        raise UserError(f"--data_type {data_type!r} is not an input type; use one of {', '.join(_DATA_TYPES)}")
     click.echo(run_estimate(data_type, input_path, params_path=params_path, seed=seed, sample=sample,
                             flags=flags), nl=False)
