@@ -80,7 +80,7 @@ def test_cli(dataset):
     res = CliRunner().invoke(command, [str(dataset), "--type", "H,C", "--color", "--width", "90"])
     assert "\x1b[" in res.output and "commit · 3 · python" in res.output
     res = CliRunner().invoke(command, [str(dataset), "--lang", "rust"])
-    assert "no sample matches" in res.output
+    assert "no sample matches" in res.output and res.exit_code == 1
     res = CliRunner().invoke(command, [str(dataset), "--as", "lc", "-n", "1", "--no-color"])
     assert "lc · current" in res.output and "1 def area(r):" in res.output
     res = CliRunner().invoke(command, [str(dataset.with_name("missing.jsonl"))])

@@ -42,3 +42,4 @@ def command(path: str, sources: tuple[str, ...], langs: tuple[str, ...], types: 
                     locs=locs, ids=ids, prompt_versions=prompt_versions)
     if show(picked, console, fmt) == 0:
         click.echo("show: no sample matches the filters", err=True)
+        raise SystemExit(1)  # like grep: a script can tell "nothing found" from a shown sample

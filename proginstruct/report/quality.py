@@ -100,8 +100,9 @@ def quality_section(m: dict[str, Any] | None) -> list[str]:
     out += [
         "### Parse rates",
         "",
-        "Share of the samples whose code parses with tree-sitter (no ERROR or MISSING node); a sample is "
-        "removed as *breaks syntax* when its current code parses and its next code does not.",
+        "Share of the samples whose code parses with tree-sitter (no ERROR or MISSING node), among the "
+        "samples that reached the syntax gate (before the later gates removed any, so more than are kept); "
+        "a sample is removed as *breaks syntax* when its current code parses and its next code does not.",
         "",
         *parse_table(m),
         "",
