@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..ranges import check_params
 from .api import completion_response, error_body, models_response, parse_body
 from .batches import BatchOptions, BatchService
 from .protocol import detect_role
@@ -51,7 +52,9 @@ class ServerOptions:
     probabilities in [0, 1] whose sum is at most 1; ``retry_after`` is the ``Retry-After`` header value
     sent with a 429 (seconds, as text); ``fault_seed`` seeds the fault draws.
 
-    Raises ``ValueError`` for a rate outside [0, 1], rates summing above 1, or a negative duration.
+    Raises :class:`~proginstruct.ranges.ParamError` (a ``ValueError``) for a value outside its range
+    (:data:`proginstruct.ranges.RANGES`, section ``simulate``: a rate outside [0, 1], a negative duration
+    or count), ``ValueError`` for rates summing above 1.
     """
 
     latency: float = 0.0
@@ -78,20 +81,11 @@ class ServerOptions:
                             refuse=str(self.batch_refuse), enabled=bool(self.batch_api), seed=int(self.fault_seed))
 
     def __post_init__(self) -> None:
-        rates = {"fail_500": self.fail_500, "fail_429": self.fail_429, "fail_timeout": self.fail_timeout,
-                 "malformed": self.malformed}
-        for name, rate in rates.items():
-            if not 0.0 <= float(rate) <= 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {rate}")
-        if sum(float(r) for r in rates.values()) > 1.0 + 1e-9:
-            raise ValueError(f"fault rates must sum to at most 1, got {sum(rates.values())}")
-        if int(self.hold_after) < 0:
-            raise ValueError(f"hold_after must be >= 0, got {self.hold_after}")
-        for name in ("latency", "timeout_sleep"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
+        checked = check_params(asdict(self), "simulate")
+        rates = [float(checked[name]) for name in ("fail_500", "fail_429", "fail_timeout", "malformed")]
+        if sum(rates) > 1.0 + 1e-9:
+            raise ValueError(f"fault rates must sum to at most 1, got {sum(rates)}")
         object.__setattr__(self, "retry_after", str(self.retry_after))
-        self.batch_options()  # validates the batch_* fields
 
     def draw(self, rng: random.Random) -> str:
         """The fault for one request (an :data:`OUTCOMES` name, ``"ok"`` for none), one draw of ``rng``."""
