@@ -30,7 +30,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
@@ -237,11 +237,6 @@ def make_app(**options: Any) -> web.Application:
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
     return app
-
-
-def option_names() -> list[str]:
-    """The names of the server options (the fields of :class:`ServerOptions`)."""
-    return [f.name for f in fields(ServerOptions)]
 
 
 def is_loopback(host: str) -> bool:
