@@ -47,7 +47,7 @@ DECISION = "**Decision:**"
 _NOT_FIRST = " \t\r#*_+-"
 _JUDGE_WORDS = ("analysis", "decision")
 
-_FENCE_TICKS = re.compile(r"(?m)^ {0,3}(`{3,})")
+_FENCE_TICKS = re.compile(r"(?m)^ {0,3}`{3,}")
 MAX_VERSIONS = 10  # most fenced blocks (versions) a guided programmer reply may hold
 # Bounds on free text, so that a model caught in a loop is made to finish its reply (a judge decision, the
 # end of an instruction) instead of running into max_tokens: characters per line of prose (about 100-150
@@ -168,9 +168,11 @@ def marker_grammar(marker: str) -> str:
 
 
 def final_fence(code: str) -> str:
-    """The fence for the finished code's block: three backticks, or one more than the longest run of
-    backticks that opens a line of ``code`` (so no line of the code closes the block early)."""
-    longest = max((len(m.group(1)) for m in _FENCE_TICKS.finditer(code)), default=0)
+    """The backtick fence of ``code``'s block, in the programmer's query (its
+    :func:`~proginstruct.roles.programmer.fence_code`) and in the reply grammar alike: three backticks,
+    or, when a line of ``code`` opens with up to 3 spaces and 3+ backticks, one more than the longest such
+    opening, spaces counted (so no line of the code closes the block early)."""
+    longest = max((len(m.group(0)) for m in _FENCE_TICKS.finditer(code)), default=0)
     return "`" * (longest + 1 if longest else 3)
 
 
