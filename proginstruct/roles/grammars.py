@@ -35,6 +35,7 @@ lexer-based matcher (llguidance) reads them without backtracking.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from ..text import split_lines
 
@@ -137,8 +138,10 @@ def prose_rules(name: str, words: tuple[str, ...], not_first: str, max_chars: in
     return rules
 
 
+@cache
 def judge_grammar(n: int) -> str:
-    """The judge's reply grammar for ``n`` (>= 1) candidate changes (module docstring; SPEC 5).
+    """The judge's reply grammar for ``n`` (>= 1) candidate changes (module docstring; SPEC 5). Built
+    once per ``n`` (memoized: a guided judge request asks for it every time).
 
     Raises ``ValueError`` when ``n < 1`` (the judge is never asked without candidates, SPEC 6 step 2).
     """
@@ -157,9 +160,11 @@ def judge_grammar(n: int) -> str:
     return "\n".join(rules) + "\n"
 
 
+@cache
 def marker_grammar(marker: str) -> str:
     """The instruction or chat reply grammar: ``marker`` (``"**instruction:**"`` or ``"**chat:**"``), a
-    space and one line of text opening with a non-space character (module docstring; SPEC 5)."""
+    space and one line of text opening with a non-space character (module docstring; SPEC 5). Memoized
+    per marker."""
     return "\n".join([
         f"root ::= {gbnf_literal(marker + ' ')} first rest",
         "first ::= [^ \\t\\r\\n]",
