@@ -42,7 +42,7 @@ from .batches import BatchOptions, BatchService
 from .protocol import detect_role
 from .replies import malformed_reply
 
-OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request", "not_implemented")
+OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request")
 MAX_BODY_BYTES = 256 * 1024 * 1024  # prompts with long files exceed aiohttp's 1 MiB; batch files reach 200 MB
 
 
@@ -189,9 +189,6 @@ async def _chat_completions(request: web.Request) -> web.Response:
         except ValueError as err:
             state.outcomes["bad_request"] += 1
             return _json(400, error_body(str(err)))
-        except NotImplementedError as err:
-            state.outcomes["not_implemented"] += 1
-            return _json(501, error_body(str(err), "not_implemented"))
         if fault != "timeout":
             state.outcomes[fault] += 1
         state.replied_bodies[digest] += 1
