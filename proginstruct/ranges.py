@@ -4,7 +4,8 @@
 to its :class:`Range`. :func:`check_params` is called by :func:`proginstruct.cli.common.resolve`, which
 every stage command uses to merge defaults, params.yaml and flags, and by the params dataclasses
 (:class:`~proginstruct.collection.sample.CollectParams`, :class:`~proginstruct.area.loc.AreaParams`,
-:class:`~proginstruct.sources.submit.SubmitParams`) for callers that build them directly. A value out of
+:class:`~proginstruct.sources.submit.SubmitParams`, the simulator's
+:class:`~proginstruct.simulator.server.ServerOptions`) for callers that build them directly. A value out of
 range is a :class:`ParamError`: one line naming the parameter, what it must be, the value, and the fix.
 """
 
@@ -129,7 +130,7 @@ RANGES: dict[str, Range] = {
     "near_dup_num_perm": Range(2, integer=True),
     "near_dup_shingle": POSITIVE_COUNT,
     "near_dup_seed": COUNT,
-    # simulate (the loopback simulator's options)
+    # simulate (the loopback simulator's options; hold_after and batch_*_jobs only from tests and benchmarks)
     "port": Range(0, 65535, integer=True),
     "latency": SECONDS,
     "fail_500": PROBABILITY,
@@ -140,6 +141,9 @@ RANGES: dict[str, Range] = {
     "fault_seed": Range(integer=True),
     "batch_delay": SECONDS,
     "batch_fail_lines": PROBABILITY,
+    "hold_after": COUNT,
+    "batch_expire_jobs": COUNT,
+    "batch_fail_jobs": COUNT,
 }
 
 

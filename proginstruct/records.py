@@ -187,18 +187,33 @@ def write_lines(out: str | os.PathLike | BinaryIO, lines: Iterable[bytes]) -> in
     return n
 
 
+def _index_path(path: str | os.PathLike) -> Path:
+    """The checkpoint index of ``path``: ``<path>.partial.idx``."""
+    p = Path(path)
+    return p.with_name(p.name + ".partial.idx")
+
+
+def _finished_entries(index_lines: list[bytes]) -> Iterator[dict]:
+    """The per-record entries of a checkpoint index (its lines after the header), in order, up to a
+    torn (unparsable) line: ``{"n": output lines, "stats": {...}}`` each."""
+    for raw in index_lines[1:]:
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(entry, dict):
+            return
+        yield entry
+
+
 def checkpoint_stats(path: str | os.PathLike) -> Counter[str]:
     """The summed counters of the records a :class:`CheckpointedWriter` for ``path`` has written so far
     (from ``<path>.partial.idx``; empty when there is no checkpoint). A torn last line is ignored."""
-    index = Path(path).with_name(Path(path).name + ".partial.idx")
+    index = _index_path(path)
     total: Counter[str] = Counter()
-    if not index.exists():
-        return total
-    for raw in index.read_bytes().split(b"\n")[1:]:
-        try:
-            total.update(orjson.loads(raw).get("stats", {}))
-        except (orjson.JSONDecodeError, AttributeError):
-            break
+    if index.exists():
+        for entry in _finished_entries(index.read_bytes().split(b"\n")):
+            total.update(entry.get("stats", {}))
     return total
 
 
@@ -216,7 +231,7 @@ class CheckpointedWriter:
     def __init__(self, path: str | os.PathLike, fingerprint: str):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
-        self.index = self.path.with_name(self.path.name + ".partial.idx")
+        self.index = _index_path(self.path)
         self.fingerprint = fingerprint
         self.done_records = 0
         self.done_stats: Counter[str] = Counter()  # summed counters of the records already written
@@ -234,11 +249,7 @@ class CheckpointedWriter:
             except orjson.JSONDecodeError:
                 header = {}
             if header.get("fingerprint") == self.fingerprint:
-                for raw in entries[1:]:
-                    try:
-                        e = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        break  # torn last line
+                for e in _finished_entries(entries):  # up to a torn last line
                     self.done_records += 1
                     lines_ok += e["n"]
                     self.done_stats.update(e.get("stats", {}))

@@ -15,6 +15,7 @@ from ..llm.model_map import ModelMap
 from ..llm.rounds import run_records
 from ..llm.runner import charge
 from ..progress import Progress
+from ..ranges import check_params
 from ..records import CheckpointedWriter, dumps, file_sha256, read_records, record_id
 from ..roles.chat import ChatRole
 from ..roles.instruction import InstructionRole
@@ -104,8 +105,7 @@ def run_collection(data_type: str, input_path: str, output_path: str, *, params:
     if on_bad_record not in ("skip", "fail"):
         raise UserError(f"on_bad_record must be 'skip' or 'fail', got {on_bad_record!r}")
     part = parse_shard(shard)
-    if not isinstance(workers, int) or workers < 1:
-        raise UserError(f"--workers / collect.workers must be an integer >= 1, got {workers!r}")
+    workers = check_params({"workers": workers}, f"collect.{data_type}")["workers"]
     if workers > 1 and llm_params.get("mode", "online") != "online":
         raise UserError(f"--workers {workers} works in online mode only (llm.mode is {llm_params['mode']!r}); "
                         "a batch run is one process: use --workers 1")

@@ -4,7 +4,8 @@ A fence is SPEC 2's ```` ```lang ```` + newline + lines + newline + ```` ``` ```
 content itself starts with three or more backticks (Markdown inside a docstring, say), the fence is made
 one backtick longer than the longest such run, as CommonMark does, so the closing fence can never be
 confused with content. For every other text the output is byte-identical to :func:`proginstruct.text.fence`.
-An empty list of lines (an LC deletion) is the opening fence directly followed by the closing one.
+An empty list of lines is the opening fence directly followed by the closing one (the training formats
+never write one: an LC deletion is widened to a line, SPEC 8).
 """
 
 from __future__ import annotations

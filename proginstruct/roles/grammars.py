@@ -35,6 +35,7 @@ lexer-based matcher (llguidance) reads them without backtracking.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from ..text import split_lines
 
@@ -47,7 +48,7 @@ DECISION = "**Decision:**"
 _NOT_FIRST = " \t\r#*_+-"
 _JUDGE_WORDS = ("analysis", "decision")
 
-_FENCE_TICKS = re.compile(r"(?m)^ {0,3}(`{3,})")
+_FENCE_TICKS = re.compile(r"(?m)^ {0,3}`{3,}")
 MAX_VERSIONS = 10  # most fenced blocks (versions) a guided programmer reply may hold
 # Bounds on free text, so that a model caught in a loop is made to finish its reply (a judge decision, the
 # end of an instruction) instead of running into max_tokens: characters per line of prose (about 100-150
@@ -137,8 +138,10 @@ def prose_rules(name: str, words: tuple[str, ...], not_first: str, max_chars: in
     return rules
 
 
+@cache
 def judge_grammar(n: int) -> str:
-    """The judge's reply grammar for ``n`` (>= 1) candidate changes (module docstring; SPEC 5).
+    """The judge's reply grammar for ``n`` (>= 1) candidate changes (module docstring; SPEC 5). Built
+    once per ``n`` (memoized: a guided judge request asks for it every time).
 
     Raises ``ValueError`` when ``n < 1`` (the judge is never asked without candidates, SPEC 6 step 2).
     """
@@ -157,9 +160,11 @@ def judge_grammar(n: int) -> str:
     return "\n".join(rules) + "\n"
 
 
+@cache
 def marker_grammar(marker: str) -> str:
     """The instruction or chat reply grammar: ``marker`` (``"**instruction:**"`` or ``"**chat:**"``), a
-    space and one line of text opening with a non-space character (module docstring; SPEC 5)."""
+    space and one line of text opening with a non-space character (module docstring; SPEC 5). Memoized
+    per marker."""
     return "\n".join([
         f"root ::= {gbnf_literal(marker + ' ')} first rest",
         "first ::= [^ \\t\\r\\n]",
@@ -168,9 +173,11 @@ def marker_grammar(marker: str) -> str:
 
 
 def final_fence(code: str) -> str:
-    """The fence for the finished code's block: three backticks, or one more than the longest run of
-    backticks that opens a line of ``code`` (so no line of the code closes the block early)."""
-    longest = max((len(m.group(1)) for m in _FENCE_TICKS.finditer(code)), default=0)
+    """The backtick fence of ``code``'s block, in the programmer's query (its
+    :func:`~proginstruct.roles.programmer.fence_code`) and in the reply grammar alike: three backticks,
+    or, when a line of ``code`` opens with up to 3 spaces and 3+ backticks, one more than the longest such
+    opening, spaces counted (so no line of the code closes the block early)."""
+    longest = max((len(m.group(0)) for m in _FENCE_TICKS.finditer(code)), default=0)
     return "`" * (longest + 1 if longest else 3)
 
 

@@ -13,11 +13,9 @@ import re
 from typing import Any
 
 from .base import Verdict, common_rejection
-from .grammars import DECISION, judge_grammar
+from .grammars import judge_grammar
 from .markers import FewShotRole, record_view
 from .render import JudgeQuery, render_judge
-
-DECISION_MARKER = DECISION
 
 # "**Analysis of change 3:**" at a line start; "##", bullets, other bold/colon placements and text after
 # the heading on the same line are tolerated.

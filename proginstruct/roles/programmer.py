@@ -33,7 +33,7 @@ from typing import Any
 
 from ..text import join_lines, split_lines
 from .base import Message, Verdict, common_rejection, load_prompt
-from .grammars import canonical_code, programmer_grammar
+from .grammars import canonical_code, final_fence, programmer_grammar
 
 PERSONAS: tuple[str, ...] = ("novice", "ordinary", "expert")
 
@@ -104,9 +104,9 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
 
 def fence_code(code: str, lang: str = "") -> str:
     """Fence ``code`` as SPEC 2 does (```` ```lang ````), using a longer backtick fence when the code itself
-    has a line starting with three backticks, so :func:`fenced_blocks` reads it back unchanged."""
-    longest = max((len(m.group(0)) for m in re.finditer(r"(?m)^ {0,3}(`{3,})", code)), default=0)
-    ticks = "`" * (longest + 1 if longest else 3)
+    has a line starting with three backticks (:func:`~proginstruct.roles.grammars.final_fence`, the fence
+    the reply grammar expects), so :func:`fenced_blocks` reads it back unchanged."""
+    ticks = final_fence(code)
     return f"{ticks}{lang.lower()}\n{code}\n{ticks}"
 
 

@@ -46,7 +46,8 @@ class BatchOptions:
     that a line is answered 500 in the error file (drawn per line, in processing order, from
     ``random.Random(seed)``); the first ``expire_jobs`` jobs end ``expired`` and the next ``fail_jobs``
     end ``failed``; ``refuse``: when not empty, every job creation is answered 400 with this message;
-    ``enabled`` False: 404 on every Files and Batches path (a server without the Batch API)."""
+    ``enabled`` False: 404 on every Files and Batches path (a server without the Batch API). The loopback
+    server checks the values (:class:`~proginstruct.simulator.server.ServerOptions`)."""
 
     delay: float = 0.0
     fail_lines: float = 0.0
@@ -55,12 +56,6 @@ class BatchOptions:
     refuse: str = ""
     enabled: bool = True
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= float(self.fail_lines) <= 1.0:
-            raise ValueError(f"batch_fail_lines must be a probability in [0, 1], got {self.fail_lines}")
-        if float(self.delay) < 0 or int(self.expire_jobs) < 0 or int(self.fail_jobs) < 0:
-            raise ValueError("batch_delay, batch_expire_jobs and batch_fail_jobs must be >= 0")
 
 
 def body_digest(body: Any) -> str:
@@ -87,7 +82,7 @@ def answer_line(raw: bytes, n: int, *, fail: bool = False) -> tuple[bool, dict]:
         if line.get("url") != ENDPOINT or not isinstance(body, dict):
             raise ValueError(f"a line must POST a body object to {ENDPOINT}")
         payload = completion_response(body)
-    except (ValueError, NotImplementedError) as err:
+    except ValueError as err:
         out["response"] = {"status_code": 400, "request_id": f"req_{n}", "body": error_body(str(err))}
         return False, out
     out["response"] = {"status_code": 200, "request_id": f"req_{n}", "body": payload}

@@ -19,8 +19,6 @@ import orjson
 # the model name of every simulated reply: samples made by the simulator say so in their "model" field
 SIMULATOR_MODEL = "proginstruct-simulator"
 
-ROLES = ("programmer", "judge", "instruction", "chat")
-
 T = TypeVar("T")
 
 

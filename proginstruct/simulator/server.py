@@ -30,18 +30,19 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ..ranges import check_params
 from .api import completion_response, error_body, models_response, parse_body
 from .batches import BatchOptions, BatchService
 from .protocol import detect_role
 from .replies import malformed_reply
 
-OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request", "not_implemented")
+OUTCOMES = ("ok", "http_500", "http_429", "timeout", "malformed", "bad_request")
 MAX_BODY_BYTES = 256 * 1024 * 1024  # prompts with long files exceed aiohttp's 1 MiB; batch files reach 200 MB
 
 
@@ -51,7 +52,9 @@ class ServerOptions:
     probabilities in [0, 1] whose sum is at most 1; ``retry_after`` is the ``Retry-After`` header value
     sent with a 429 (seconds, as text); ``fault_seed`` seeds the fault draws.
 
-    Raises ``ValueError`` for a rate outside [0, 1], rates summing above 1, or a negative duration.
+    Raises :class:`~proginstruct.ranges.ParamError` (a ``ValueError``) for a value outside its range
+    (:data:`proginstruct.ranges.RANGES`, section ``simulate``: a rate outside [0, 1], a negative duration
+    or count), ``ValueError`` for rates summing above 1.
     """
 
     latency: float = 0.0
@@ -78,20 +81,11 @@ class ServerOptions:
                             refuse=str(self.batch_refuse), enabled=bool(self.batch_api), seed=int(self.fault_seed))
 
     def __post_init__(self) -> None:
-        rates = {"fail_500": self.fail_500, "fail_429": self.fail_429, "fail_timeout": self.fail_timeout,
-                 "malformed": self.malformed}
-        for name, rate in rates.items():
-            if not 0.0 <= float(rate) <= 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {rate}")
-        if sum(float(r) for r in rates.values()) > 1.0 + 1e-9:
-            raise ValueError(f"fault rates must sum to at most 1, got {sum(rates.values())}")
-        if int(self.hold_after) < 0:
-            raise ValueError(f"hold_after must be >= 0, got {self.hold_after}")
-        for name in ("latency", "timeout_sleep"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
+        checked = check_params(asdict(self), "simulate")
+        rates = [float(checked[name]) for name in ("fail_500", "fail_429", "fail_timeout", "malformed")]
+        if sum(rates) > 1.0 + 1e-9:
+            raise ValueError(f"fault rates must sum to at most 1, got {sum(rates)}")
         object.__setattr__(self, "retry_after", str(self.retry_after))
-        self.batch_options()  # validates the batch_* fields
 
     def draw(self, rng: random.Random) -> str:
         """The fault for one request (an :data:`OUTCOMES` name, ``"ok"`` for none), one draw of ``rng``."""
@@ -195,9 +189,6 @@ async def _chat_completions(request: web.Request) -> web.Response:
         except ValueError as err:
             state.outcomes["bad_request"] += 1
             return _json(400, error_body(str(err)))
-        except NotImplementedError as err:
-            state.outcomes["not_implemented"] += 1
-            return _json(501, error_body(str(err), "not_implemented"))
         if fault != "timeout":
             state.outcomes[fault] += 1
         state.replied_bodies[digest] += 1
@@ -243,11 +234,6 @@ def make_app(**options: Any) -> web.Application:
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _stats_reset)
     return app
-
-
-def option_names() -> list[str]:
-    """The names of the server options (the fields of :class:`ServerOptions`)."""
-    return [f.name for f in fields(ServerOptions)]
 
 
 def is_loopback(host: str) -> bool:
