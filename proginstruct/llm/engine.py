@@ -92,6 +92,7 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
 
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
+_PARAM_NAMES = {"concurrency": "num_proc", "timeout": "request_timeout"}  # EngineOptions field -> llm param
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +147,10 @@ class EngineOptions:
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> EngineOptions:
         """From the ``llm`` params (missing keys keep their defaults); ``UserError`` for a bad value."""
-        kw: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            key = "num_proc" if name == "concurrency" else ("request_timeout" if name == "timeout" else name)
-            if key in p:
-                kw[name] = p[key]
-        check_params({("num_proc" if k == "concurrency" else "request_timeout" if k == "timeout" else k): v
-                      for k, v in kw.items()}, "llm")
+        fields = {_PARAM_NAMES.get(name, name): name for name in cls.__dataclass_fields__}  # llm param -> field
+        given = {key: p[key] for key in fields if key in p}
+        check_params(given, "llm")
+        kw = {fields[key]: v for key, v in given.items()}
         try:
             opts = cls(**{k: type(getattr(cls, k))(v) for k, v in kw.items()})
         except (TypeError, ValueError) as e:
