@@ -30,6 +30,7 @@ from .wire import RETRY, WAIT, MalformedCompletion, parse_completion, status_act
 
 ENDPOINT = "/v1/chat/completions"
 _PREFIX = b'{"custom_id":"'
+_KEY_END = len(_PREFIX) + 64  # where a cache key (64 hex digits) written by input_line ends
 
 
 def input_line(key: str, body: bytes) -> bytes:
@@ -114,8 +115,8 @@ def input_keys(path: Path) -> list[str]:
         for line in fh:
             if not line.endswith(b"\n"):
                 break
-            if line.startswith(_PREFIX) and line[78:79] == b'"':  # written by input_line: a 64-hex key
-                keys.append(line[14:78].decode())
+            if line.startswith(_PREFIX) and line[_KEY_END:_KEY_END + 1] == b'"':  # by input_line: a 64-hex key
+                keys.append(line[len(_PREFIX):_KEY_END].decode())
             else:
                 keys.append(str(orjson.loads(line)["custom_id"]))
     return keys
