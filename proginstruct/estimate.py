@@ -25,10 +25,10 @@ from .errors import UserError
 from .llm.batch import EstimateSink, Pending
 from .llm.engine import Engine
 from .records import read_records, record_id
-from .sources.aiprogrammer import program_snippet
-from .sources.snippets import read_snippets
+from .sources.aiprogrammer import program_snippet, read_input
 
 SNIPPETS = "snippets"  # --data_type of the aiprogrammer stage's input (finished snippets)
+INPUT_TYPES = (*DATA_TYPES, SNIPPETS)  # every --data_type an estimate takes
 
 
 @dataclass
@@ -92,14 +92,10 @@ def estimate(data_type: str, input_path: str, *, llm_params: dict[str, Any], see
     Raises :class:`UserError` for an unknown data type, a bad ``sample``, an unreadable input or a bad
     model map.
     """
-    if data_type != SNIPPETS and data_type not in DATA_TYPES:
-        raise UserError(f"unknown --data_type {data_type!r}; use one of {', '.join((*DATA_TYPES, SNIPPETS))}")
+    if data_type not in INPUT_TYPES:
+        raise UserError(f"unknown --data_type {data_type!r}; use one of {', '.join(INPUT_TYPES)}")
     if data_type == SNIPPETS:
-        sp = snippet_params or {}
-        records = list(enumerate(read_snippets(
-            input_path, text_column=str(sp.get("text_column", "content")), split=str(sp.get("split", "file")),
-            min_lines=int(sp.get("min_lines", 10)), max_lines=int(sp.get("max_lines", 120)),
-            on_bad_record=str(sp.get("on_bad_record", "skip")))))
+        records = list(enumerate(read_input(input_path, snippet_params or {})))
         total = len(records)
     else:
         total = sum(1 for _ in read_records(input_path))

@@ -16,7 +16,6 @@ from ..errors import UserError
 from ..sources.aiprogrammer import AIPROGRAMMER_DEFAULTS
 from .common import LLM_DEFAULTS, load_params, load_seed, param_options, params_option, resolve, user_errors
 
-_DATA_TYPES = ("commit", "aiprogrammer", "submit", "snippets")
 _COLLECT_KEYS = tuple(f.name for f in dataclasses.fields(CollectParams))
 ESTIMATE_DEFAULTS = {**{k: v for k, v in AIPROGRAMMER_DEFAULTS.items() if k != "on_bad_record"},
                      **{f.name: f.default for f in dataclasses.fields(CollectParams)}}
@@ -58,7 +57,9 @@ def command(data_type: str, input_path: str, sample: int, seed: int | None, para
             **flags: object) -> None:
     """Print the requests and prompt tokens per role of a run's first round, without sending anything
     (the reply cache counts: cached replies cost nothing)."""
-    if data_type not in _DATA_TYPES:
-        raise UserError(f"--data_type {data_type!r} is not an input type; use one of {', '.join(_DATA_TYPES)}")
+    from ..estimate import INPUT_TYPES
+
+    if data_type not in INPUT_TYPES:
+        raise UserError(f"--data_type {data_type!r} is not an input type; use one of {', '.join(INPUT_TYPES)}")
     click.echo(run_estimate(data_type, input_path, params_path=params_path, seed=seed, sample=sample,
                             flags=flags), nl=False)

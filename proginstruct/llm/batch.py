@@ -30,12 +30,12 @@ from typing import Any
 from ..errors import UserError
 from ..progress import Bar
 from ..stats import Stats
-from .batch_files import InputFile, InputFiles, input_keys, read_results
+from .batch_files import InputFile, InputFiles, LineResult, input_keys, read_results
 from .batch_jobs import ApiBackend, CommandBackend, JobRow, JobState, JobStore
 from .cache import ReplyCache
 from .limits import estimate_tokens
 from .model_map import ModelEntry, ModelMap
-from .wire import FATAL_STATUS, REFUSE, RETRY, STOP, WAIT, status_action
+from .wire import FATAL_STATUS, REFUSE, STOP, WAIT
 
 MODES = ("online", "batch", "estimate")
 POLL_MAX = 60.0  # seconds: the longest wait between two polls
@@ -241,11 +241,11 @@ class BatchQueue:
                     self.counts.add("tokens.prompt", res.usage[0])
                     self.counts.add("tokens.completion", res.usage[1])
                 else:
-                    self._failed(row, res.key, res.kind, res.retry, res.status, res.detail)
+                    self._failed(row, res)
                     failed[res.kind] += 1
         kind = "batch_missing" if state.status == "completed" else f"batch_{state.status}"
         for key in wanted - got:
-            self._failed(row, key, kind, True, 0, state.message)
+            self._failed(row, LineResult(key, kind=kind, detail=state.message))
             failed[kind] += 1
         self.cache.flush()
         self.store.set(row, status="done")
@@ -258,18 +258,19 @@ class BatchQueue:
         for path in (inp, *results, row.output_path("log")):
             path.unlink(missing_ok=True)
 
-    def _failed(self, row: JobRow, key: str, kind: str, retry: bool, status: int, detail: str) -> None:
-        """A line failed with fault ``kind`` (HTTP ``status``, 0 for none): as online (SPEC 5), a 429 goes
-        back to pending with no budget, a line the back end refused (400, 413, 422) fails its role call,
-        and 401/403/404, other 4xx, or any other fault once the line was tried ``1 + llm.max_retries``
+    def _failed(self, row: JobRow, res: LineResult) -> None:
+        """A line failed (``res``: its fault ``kind``, HTTP ``status``, 0 for none): as online (SPEC 5), a
+        429 goes back to pending with no budget, a line the back end refused (400, 413, 422) fails its role
+        call, and 401/403/404, other 4xx, or any other fault once the line was tried ``1 + llm.max_retries``
         times stop the run (:class:`~proginstruct.errors.UserError`; checkpoint and cache kept)."""
+        key, kind, status, detail = res.key, res.kind, res.status, res.detail
         self.counts.add("batch.failed_lines")
         self.counts.add(f"faults.{kind}")
         where = f'{self.model_map.path}: model "{row.model}" at {row.target}'
         if status in FATAL_STATUS:
             raise UserError(f"{where} answered a batch line {status} ({detail}): {FATAL_STATUS[status]}; check its "
                             "\"api\" key, the model name and the base URL")
-        action = status_action(status)[1] if status else (RETRY if retry else REFUSE)
+        action = res.action
         if action == WAIT:
             return
         if action == REFUSE:

@@ -26,10 +26,11 @@ from typing import BinaryIO
 
 import orjson
 
-from .wire import MalformedCompletion, parse_completion, status_fault
+from .wire import RETRY, WAIT, MalformedCompletion, parse_completion, status_action
 
 ENDPOINT = "/v1/chat/completions"
 _PREFIX = b'{"custom_id":"'
+_KEY_END = len(_PREFIX) + 64  # where a cache key (64 hex digits) written by input_line ends
 
 
 def input_line(key: str, body: bytes) -> bytes:
@@ -114,8 +115,8 @@ def input_keys(path: Path) -> list[str]:
         for line in fh:
             if not line.endswith(b"\n"):
                 break
-            if line.startswith(_PREFIX) and line[78:79] == b'"':  # written by input_line: a 64-hex key
-                keys.append(line[14:78].decode())
+            if line.startswith(_PREFIX) and line[_KEY_END:_KEY_END + 1] == b'"':  # by input_line: a 64-hex key
+                keys.append(line[len(_PREFIX):_KEY_END].decode())
             else:
                 keys.append(str(orjson.loads(line)["custom_id"]))
     return keys
@@ -124,16 +125,27 @@ def input_keys(path: Path) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class LineResult:
     """One answered line: ``key`` (its custom_id) and either a ``reply`` (the cache's reply dict) with its
-    token ``usage`` ``(prompt, completion)``, or a fault ``kind`` (a ``faults.*`` name), whether a
-    ``retry`` may help, the HTTP ``status`` (0 when none) and a ``detail`` for messages."""
+    token ``usage`` ``(prompt, completion)``, or a fault ``kind`` (a ``faults.*`` name), the HTTP
+    ``status`` (0 when none) and a ``detail`` for messages."""
 
     key: str
     reply: dict | None = None
     usage: tuple[int, int] = (0, 0)
     kind: str = ""
-    retry: bool = True
     status: int = 0
     detail: str = ""
+
+    @property
+    def action(self) -> str:
+        """What the line's request does about its fault, as online (:func:`~proginstruct.llm.wire.status_action`
+        of its HTTP status); :data:`~proginstruct.llm.wire.RETRY` for a fault without a status (a malformed
+        reply, an error object, a missing line)."""
+        return status_action(self.status)[1] if self.status else RETRY
+
+    @property
+    def retry(self) -> bool:
+        """Whether sending the line again may help (:attr:`action` is ``RETRY`` or ``WAIT``)."""
+        return self.action in (RETRY, WAIT)
 
 
 def read_results(path: Path) -> Iterator[LineResult]:
@@ -163,8 +175,7 @@ def parse_result(key: str, obj: dict) -> LineResult:
             return LineResult(key, kind="malformed_response", detail=str(e))
         return LineResult(key, reply, (prompt, completion))
     if isinstance(status, int):
-        kind, retry = status_fault(status)
-        return LineResult(key, kind=kind, retry=retry, status=status, detail=_message(body) or _message(obj))
+        return LineResult(key, kind=status_action(status)[0], status=status, detail=_message(body) or _message(obj))
     err = obj.get("error") or {}
     code = str(err.get("code") or "error") if isinstance(err, dict) else "error"
     return LineResult(key, kind=f"batch_{re.sub(r'[^a-z0-9_]+', '_', code.lower())}", detail=_message(obj))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shlex
 import sqlite3
 import time
@@ -72,9 +73,9 @@ class JobStore:
 
     def set(self, row: JobRow, *, status: str, job_id: str | None = None) -> JobRow:
         """Update a job's status (and job id); returns the updated row."""
-        job_id = row.job_id if job_id is None else job_id
-        self.db.execute("UPDATE batch_jobs SET status = ?, job_id = ? WHERE id = ?", (status, job_id, row.id))
-        return JobRow(row.id, row.backend, row.model, row.target, row.input_path, row.lines, job_id, status)
+        row = dataclasses.replace(row, status=status, job_id=row.job_id if job_id is None else job_id)
+        self.db.execute("UPDATE batch_jobs SET status = ?, job_id = ? WHERE id = ?", (status, row.job_id, row.id))
+        return row
 
     def unfinished(self) -> list[JobRow]:
         """Jobs not ``done``, oldest first."""

@@ -92,6 +92,7 @@ except ImportError:  # pragma: no cover - depends on the openai version installe
 
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 _jitter = random.Random()  # timing only, never data: unseeded on purpose
+_PARAM_NAMES = {"concurrency": "num_proc", "timeout": "request_timeout"}  # EngineOptions field -> llm param
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +147,10 @@ class EngineOptions:
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> EngineOptions:
         """From the ``llm`` params (missing keys keep their defaults); ``UserError`` for a bad value."""
-        kw: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            key = "num_proc" if name == "concurrency" else ("request_timeout" if name == "timeout" else name)
-            if key in p:
-                kw[name] = p[key]
-        check_params({("num_proc" if k == "concurrency" else "request_timeout" if k == "timeout" else k): v
-                      for k, v in kw.items()}, "llm")
+        fields = {_PARAM_NAMES.get(name, name): name for name in cls.__dataclass_fields__}  # llm param -> field
+        given = {key: p[key] for key in fields if key in p}
+        check_params(given, "llm")
+        kw = {fields[key]: v for key, v in given.items()}
         try:
             opts = cls(**{k: type(getattr(cls, k))(v) for k, v in kw.items()})
         except (TypeError, ValueError) as e:
@@ -276,19 +274,21 @@ class Engine:
 
     # ------------------------------------------------------------------ asking
     def request(self, entry: ModelEntry, messages: list[dict], seed: int, role: str, attempt: int,
-                grammar: str | None = None) -> tuple[str, bytes]:
-        """``(cache key, request body)`` of one attempt of a role call: the one place a request is built,
-        for online requests and batch lines alike (so both send the same bytes and cache the reply under
-        the same key).
+                grammar: str | None = None, *, sampling: dict[str, Any] | None = None) -> bytes:
+        """The request body of one attempt of a role call: the one place a body is built, for online
+        requests, batch lines and the grammar check alike (so all send the same bytes).
 
-        ``seed`` is the sample's seed; the body's ``seed`` field derives from (seed, role, attempt) and is
-        not part of the key. ``grammar`` (a guided entry's GBNF for this role, else ``None``) adds the
-        entry's guided field to the body and the setting to the key (:mod:`~proginstruct.llm.guided`).
-        The body is compact JSON in the key order ``chat.completions.create`` sends.
+        ``seed`` is the sample's seed; the body's ``seed`` field derives from (seed, role, attempt).
+        ``grammar`` (a guided entry's GBNF for this role, else ``None``) adds the entry's guided field
+        (:mod:`~proginstruct.llm.guided`); ``sampling`` replaces the engine's sampling parameters. The
+        body is compact JSON in the key order ``chat.completions.create`` sends. Its reply is cached
+        under :func:`~proginstruct.llm.cache.cache_key` of (model, messages,
+        :func:`~proginstruct.llm.guided.key_params`, attempt), which :meth:`ask` computes first and
+        builds the body only when that key is not cached.
         """
-        key = cache_key(entry.name, messages, key_params(self.sampling, entry, grammar), attempt)
         req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
-        return key, orjson.dumps(request_body(entry, messages, self.sampling, req_seed, grammar))
+        return orjson.dumps(request_body(entry, messages, self.sampling if sampling is None else sampling,
+                                         req_seed, grammar))
 
     async def ask(self, role: Any, query: Any, seed: int, stats: Stats | None = None) -> RoleResult:
         """Ask ``role`` about ``query``: up to ``max_try`` attempts, each a cached reply or a new request.
@@ -312,15 +312,17 @@ class Engine:
         messages = role.messages(query)
         entry = self.model_map.pick(derive_seed(seed, name, 0))  # once per call: every attempt asks it
         grammar = role_grammar(entry, role, query)  # None unless the entry is "guided"
+        params = key_params(self.sampling, entry, grammar)  # the cache key's request parameters
         reason = ""
         for attempt in range(self.max_try):
             st.add(f"roles.{name}.attempts")
-            key, body = self.request(entry, messages, seed, name, attempt, grammar)
+            key = cache_key(entry.name, messages, params, attempt)
             reply = self.cache.get(key)
             if reply is not None:
                 batch = self.batch
                 st.add("requests.batched" if batch is not None and key in batch.received else "requests.cache_hits")
             else:
+                body = self.request(entry, messages, seed, name, attempt, grammar)  # only for a reply not cached
                 try:
                     if self.pending is not None:
                         raise Refused(self.pending.need(entry, key, body, name))  # or Pending
@@ -442,10 +444,9 @@ class Engine:
         """After an HTTP 400 to a guided request: send it once more without the grammar (one token).
         When that one is answered, the server refused the grammar field: raise :class:`UserError` (a
         retry cannot fix it). Otherwise return (the request itself is bad; the role call fails)."""
-        req_seed = derive_seed(seed, role, attempt) & 0x7FFFFFFF
-        body = request_body(entry, messages, {**self.sampling, "max_tokens": 1}, req_seed)
+        body = self.request(entry, messages, seed, role, attempt, sampling={**self.sampling, "max_tokens": 1})
         try:
-            await self._send(entry, orjson.dumps(body), st)
+            await self._send(entry, body, st)
         except Refused:
             return
         st.add("faults.grammar_refused")

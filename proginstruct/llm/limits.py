@@ -50,11 +50,6 @@ class PrioritySemaphore:
         self.free = int(value)
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
 
-    @property
-    def waiting(self) -> int:
-        """Waiters not yet served (cancelled ones may still count until a release skips them)."""
-        return len(self._waiters)
-
     async def acquire(self, priority: int = 0) -> None:
         """Take a place, waiting for one when none is free (or others already wait)."""
         if self.free > 0 and not self._waiters:

@@ -41,12 +41,13 @@ RecordFn = Callable[[int, Any], Awaitable[tuple[list[Any], dict[str, int]]]]
 
 class _Budget:
     """The characters a running record holds (``size``: its input, plus ``provisional`` for what it will
-    build until it :func:`charge` s the real amount), and the run's total (``state[0]``)."""
+    build until it :func:`charge` s the real amount: as much as its input), and the run's total
+    (``state[0]``)."""
 
     __slots__ = ("provisional", "size", "state")
 
-    def __init__(self, size: int, provisional: int, state: list[int]):
-        self.size, self.provisional, self.state = size + provisional, provisional, state
+    def __init__(self, size: int, state: list[int]):
+        self.size, self.provisional, self.state = 2 * size, size, state
         state[0] += self.size
 
 
@@ -131,7 +132,7 @@ async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: C
         progress.resume(done)
         advance = progress.update
     try:
-        nxt: tuple[int, Any] | None = None  # read, not started yet (waits for the byte budget)
+        nxt: tuple[tuple[int, Any], int] | None = None  # read and measured, not started yet (waits for the byte budget)
         exhausted = False
         while True:
             while queue and queue[0][0].done():
@@ -149,17 +150,18 @@ async def _run_ordered(items: Iterable[tuple[int, Any]], fn: RecordFn, writer: C
             started = 0
             while not exhausted and started < room:
                 if nxt is None:
-                    nxt = next(it, None)
-                    if nxt is None:
+                    item = next(it, None)
+                    if item is None:
                         exhausted = True
                         break
-                size = text_size(nxt[1]) if window_bytes else 0
+                    nxt = item, text_size(item[1]) if window_bytes else 0  # measured once per record
+                (index, record), size = nxt
                 if queue and in_use[0] + 2 * size > window_bytes > 0:
                     break  # a record larger than the whole budget still runs, alone
-                budget = _Budget(size, size, in_use)  # the input, and as much again until it charges
-                PRIORITY.set(nxt[0])
+                budget = _Budget(size, in_use)  # the input, and as much again until it charges
+                PRIORITY.set(index)
                 _BUDGET.set(budget)
-                task = asyncio.ensure_future(fn(*nxt))  # copies the context: this record's priority and budget
+                task = asyncio.ensure_future(fn(index, record))  # copies the context: this record's priority and budget
                 task.add_done_callback(on_done)
                 queue.append((task, budget))
                 nxt = None

@@ -63,9 +63,3 @@ def status_action(code: int) -> tuple[str, str]:
         return REFUSED_STATUS[code], REFUSE
     return f"status_{code}", STOP
 
-
-def status_fault(code: int) -> tuple[str, bool]:
-    """``(kind, retry)`` for an HTTP status other than 200 (:func:`status_action`; ``retry`` for
-    :data:`RETRY` and :data:`WAIT`)."""
-    kind, action = status_action(code)
-    return kind, action in (RETRY, WAIT)

@@ -90,6 +90,16 @@ async def program_snippet(engine: Engine, snippet: Snippet, *, seed: int,
     return [record], dict(st)
 
 
+def read_input(input_path: str, params: Mapping[str, Any], stats: Stats | None = None) -> list[Snippet]:
+    """The snippets of ``input_path`` (:func:`~proginstruct.sources.snippets.read_snippets`, input order)
+    read with the ``aiprogrammer`` params ``params`` (keys of :data:`AIPROGRAMMER_DEFAULTS`, missing ones
+    defaulted); counters go to ``stats``. Raises :class:`UserError` as ``read_snippets`` does."""
+    p = {**AIPROGRAMMER_DEFAULTS, **params}
+    return list(read_snippets(input_path, text_column=str(p["text_column"]), split=str(p["split"]),
+                              min_lines=int(p["min_lines"]), max_lines=int(p["max_lines"]),
+                              on_bad_record=str(p["on_bad_record"]), stats=stats))
+
+
 def summarize(stats: Stats) -> dict:
     """``stats.nested()`` plus per persona ``attempts_per_history`` and ``mean_versions`` (rounded floats;
     absent when the persona has no history)."""
@@ -117,9 +127,7 @@ def run_aiprogrammer(input_path: str, output_path: str, params: Mapping[str, Any
     """
     p = check_params({**AIPROGRAMMER_DEFAULTS, **params}, "aiprogrammer")
     reader_stats = Stats()
-    snippets = list(read_snippets(input_path, text_column=str(p["text_column"]), split=str(p["split"]),
-                                  min_lines=int(p["min_lines"]), max_lines=int(p["max_lines"]),
-                                  on_bad_record=str(p["on_bad_record"]), stats=reader_stats))
+    snippets = read_input(input_path, p, reader_stats)
     if not snippets:
         raise UserError(f"{input_path}: no snippets to work on ({dict(reader_stats) or 'empty input'}); "
                         "check the input or aiprogrammer.min_lines / max_lines / text_column")
