@@ -15,19 +15,17 @@ Each stage runs as a child process through its stage script; peak memory is the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+from scratch import scratch_folder, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -104,8 +102,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench_export_"))
-    try:
+    with scratch_folder("bench_export_", args.keep) as work:
         t0 = time.perf_counter()
         sources = ("commit", "aiprogrammer", "submit")
         inputs = [work / f"{source}.jsonl" for source in sources]
@@ -134,14 +131,7 @@ def main() -> None:
             "bytes": sizes, "bytes_per_sample": round(sizes["programming_instruct.jsonl"] / args.samples), "python": platform.python_version(), "cpus": os.cpu_count(),
             "load_before": os.getloadavg()[0],
         }
-        dest = ROOT / "bench" / "results" / "export_report.json"
-        dest.write_text(json.dumps(out, indent=2) + "\n")
-        print(json.dumps(out, indent=2))
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        write_results(ROOT / "bench" / "results" / "export_report.json", out)
 
 
 if __name__ == "__main__":

@@ -34,21 +34,21 @@ import os
 import platform
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+from scratch import scratch_folder, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from proginstruct.blocks import edit_series  # noqa: E402
+from proginstruct.cli.quality import default_workers  # noqa: E402
 from proginstruct.sources.languages import language_of  # noqa: E402
 
 # source -> (paper samples, median and 90th percentile of current code in characters, in the default dataset)
@@ -277,8 +277,7 @@ def main() -> None:
     ap.add_argument("--results", default=str(ROOT / "bench" / "results" / "quality.json"),
                     help="where to write the figures (JSON)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench_quality_"))
-    try:
+    with scratch_folder("bench_quality_", args.keep) as work:
         t0 = time.perf_counter()
         merged = work / "merged.jsonl"
         with merged.open("wb") as fh:
@@ -304,19 +303,12 @@ def main() -> None:
             "bytes_per_sample": round(merged.stat().st_size / args.samples),
             "kept": metrics["kept"], "removed": metrics["removed"],
             "python": platform.python_version(), "cpus": os.cpu_count(),
-            "workers": args.workers or len(os.sched_getaffinity(0)),
+            "workers": args.workers or default_workers(),  # the stage's default
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
         }
         if args.libraries:
             out["minhash_libraries"] = libraries(merged)
-        dest = Path(args.results)
-        dest.write_text(json.dumps(out, indent=2) + "\n")
-        print(json.dumps(out, indent=2))
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        write_results(args.results, out)
 
 
 if __name__ == "__main__":

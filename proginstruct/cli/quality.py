@@ -11,7 +11,9 @@ from typing import Any
 
 import click
 
+from ..errors import UserError
 from ..quality.params import DEFAULTS, GATES, HELPS, quality_params
+from ..ranges import RANGES
 from .common import load_params, param_options, params_option, resolve, user_errors
 
 
@@ -44,8 +46,9 @@ def command(input_path: str, output_path: str, also_write: tuple[str, ...], metr
     from ..quality.stage import run_quality
 
     params = quality_params(resolve(DEFAULTS, load_params(params_path, "quality"), flags, "quality"))
-    if workers is not None and workers < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--workers")
+    if workers is not None and RANGES["workers"].check(workers) is None:  # the range every stage's workers has
+        raise UserError(f"--workers must be {RANGES['workers'].describe()}, got {workers}; "
+                        "omit it to use every usable CPU")
     m = run_quality(input_path, [output_path, *also_write], params, metrics_path=metrics_path,
                     workers=workers or default_workers(), progress=True)
     removed = ", ".join(f"{g} {m['removed'][g]}" for g in GATES)

@@ -67,25 +67,22 @@ class DecontamSet:
 
 @dataclass(frozen=True)
 class QualityParams:
-    """Resolved, validated parameters of the quality stage (see :data:`DEFAULTS` for units)."""
+    """Resolved, validated parameters of the quality stage, built by :func:`quality_params` (the defaults
+    and units: :data:`DEFAULTS`; ``sets`` is its ``decontaminate`` list as :class:`DecontamSet` entries)."""
 
-    too_long: bool = True
-    max_input_chars: int = 64_000
-    max_output_chars: int = 32_000
-    breaks_syntax: bool = True
-    contaminated: bool = True
-    decontam_ngram: int = 13
-    sets: tuple[DecontamSet, ...] = ()
-    near_duplicate: bool = True
-    near_dup_threshold: float = 0.8
-    near_dup_num_perm: int = 128
-    near_dup_shingle: int = 5
-    near_dup_seed: int = 1
-    on_bad_record: str = "skip"
-
-    def enabled(self) -> tuple[str, ...]:
-        """The gates switched on, in their order (:data:`GATES`)."""
-        return tuple(g for g in GATES if getattr(self, g))
+    too_long: bool
+    max_input_chars: int
+    max_output_chars: int
+    breaks_syntax: bool
+    contaminated: bool
+    decontam_ngram: int
+    sets: tuple[DecontamSet, ...]
+    near_duplicate: bool
+    near_dup_threshold: float
+    near_dup_num_perm: int
+    near_dup_shingle: int
+    near_dup_seed: int
+    on_bad_record: str
 
 
 def _fail(key: str, why: str) -> UserError:

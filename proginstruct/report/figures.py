@@ -160,22 +160,28 @@ def stage_metrics_files(metrics_dir: str | os.PathLike, source: str) -> list[Pat
     return [p for p in (d / f"{source}.json", d / f"collect_{source}.json") if p.exists()]
 
 
-def _load(path: str | os.PathLike) -> dict[str, Any]:
+def load_metrics(path: str | os.PathLike, fix: str = "rerun the stage that writes it") -> dict[str, Any]:
+    """The JSON object of a metrics file. Raises :class:`UserError` naming ``path`` and ``fix`` when the
+    file is not valid JSON or not an object."""
     try:
         data = orjson.loads(Path(path).read_bytes())
     except orjson.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON ({e}); rerun the stage that writes it") from None
+        raise UserError(f"{path}: not valid JSON ({e}); {fix}") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object of metrics; rerun the stage that writes it")
+        raise UserError(f"{path}: expected a JSON object of metrics; {fix}")
     return data
 
 
-def load_role_counts(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str, int]]:
-    """Summed :func:`role_counts` of several metrics files. Raises :class:`UserError` for invalid JSON."""
-    total: dict[str, dict[str, int]] = {}
+def load_counts(paths: Iterable[str | os.PathLike]) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """``(roles, draws)``: the summed :func:`role_counts` and :func:`draw_counts` of several metrics files,
+    each file read once. Raises :class:`UserError` for invalid JSON."""
+    roles: dict[str, dict[str, int]] = {}
+    draws = no_draws()
     for p in paths:
-        add_role_counts(total, role_counts(_load(p)))
-    return total
+        metrics = load_metrics(p)
+        add_role_counts(roles, role_counts(metrics))
+        add_draw_counts(draws, draw_counts(metrics))
+    return roles, draws
 
 
 def draw_counts(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,12 +194,9 @@ def draw_counts(metrics: Mapping[str, Any]) -> dict[str, Any]:
             "samples_per_record": {str(k): int(v) for k, v in (metrics.get("samples_per_record") or {}).items()}}
 
 
-def load_draw_counts(paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
-    """Summed :func:`draw_counts` of several metrics files. Raises :class:`UserError` for invalid JSON."""
-    total: dict[str, Any] = {"tried": 0, "skipped": {}, "samples_per_record": {}}
-    for p in paths:
-        add_draw_counts(total, draw_counts(_load(p)))
-    return total
+def no_draws() -> dict[str, Any]:
+    """Zero draw counters in the layout of :func:`draw_counts` (a new object each call, to add into)."""
+    return {"tried": 0, "skipped": {}, "samples_per_record": {}}
 
 
 def add_draw_counts(into: dict[str, Any], counts: Mapping[str, Any]) -> None:

@@ -19,7 +19,8 @@ def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _table(header: list[str], rows: list[list[Any]], align: str = "r") -> list[str]:
+def table(header: list[str], rows: list[list[Any]], align: str = "r") -> list[str]:
+    """The lines of a Markdown table; ``align="r"``: every column but the first right-aligned."""
     sep = ["---"] + [("---:" if align == "r" else "---")] * (len(header) - 1)
     return [_row(header), _row(sep), *(_row(r) for r in rows)]
 
@@ -53,7 +54,7 @@ def figures_table(report: dict[str, Any], groups: list[str]) -> list[str]:
             paper = PAPER.get(g, {}).get(paper_key) if paper_key else None
             row += [get(report[g]), paper or NA]
         rows.append(row)
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def mix_table(report: dict[str, Any], groups: list[str]) -> list[str]:
@@ -63,14 +64,14 @@ def mix_table(report: dict[str, Any], groups: list[str]) -> list[str]:
         rows.append([f"{source_label(g)}", "this run", *(_f(report[g]["mix"][t]) for t in SAMPLE_TYPES)])
         paper = PAPER.get(g, {}).get("mix")
         rows.append(["", "paper", *((f"{paper[t]:.1f}" if paper else NA) for t in SAMPLE_TYPES)])
-    return _table(["source", "", *(f"{t} %" for t in SAMPLE_TYPES)], rows)
+    return table(["source", "", *(f"{t} %" for t in SAMPLE_TYPES)], rows)
 
 
 def area_table(report: dict[str, Any], groups: list[str]) -> list[str]:
     """Shares of loc none / cursor / range and the no-change samples per group."""
     rows = [[source_label(g), *(_f(report[g]["loc"][k]) for k in LOC_KINDS),
              report[g]["no_change"]["samples"], _f(report[g]["no_change"]["share"])] for g in groups]
-    return _table(["source", *(f"loc {k} %" for k in LOC_KINDS), "no-change samples", "no-change %"], rows)
+    return table(["source", *(f"loc {k} %" for k in LOC_KINDS), "no-change samples", "no-change %"], rows)
 
 
 def roles_table(report: dict[str, Any], groups: list[str]) -> list[str]:
@@ -82,7 +83,7 @@ def roles_table(report: dict[str, Any], groups: list[str]) -> list[str]:
                          _f(r["rejection_rate"]), r["failed"], _f(r["failure_rate"])])
     if not rows:
         return ["No collection metrics were found, so there are no role figures."]
-    return _table(["source", "role", "calls", "attempts", "rejected replies", "rejection rate %",
+    return table(["source", "role", "calls", "attempts", "rejected replies", "rejection rate %",
                    "failed calls", "failure rate %"], rows)
 
 
@@ -100,14 +101,14 @@ def draws_table(report: dict[str, Any], groups: list[str]) -> list[str]:
                      _f(d["samples_per_record"]["mean"]), spread])
     if not rows:
         return ["No collection metrics were found, so there are no draw figures."]
-    return _table(["source", "input records", "draws", "skipped draws", "samples", "samples per record",
+    return table(["source", "input records", "draws", "skipped draws", "samples", "samples per record",
                    "records by samples given"], rows)
 
 
 def languages_table(langs: list[dict[str, Any]], sources: list[str]) -> list[str]:
     """Samples per language and source (rows of the languages plot table)."""
     rows = [[r["lang"], *(r[s] for s in sources), r["total"]] for r in langs]
-    return _table(["language", *(source_label(s) for s in sources), "total"], rows)
+    return table(["language", *(source_label(s) for s in sources), "total"], rows)
 
 
 def models_line(models: dict[str, int]) -> list[str]:

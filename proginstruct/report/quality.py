@@ -12,10 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from ..errors import UserError
 from ..quality.params import GATES
+from .figures import load_metrics
+from .markdown import table
 from .paper import ordered_sources, source_label
 
 GATE_LABELS = {"too_long": "too long", "breaks_syntax": "breaks syntax", "contaminated": "contaminated",
@@ -25,24 +24,12 @@ METRICS_FILE = "quality.json"
 
 def read_quality_metrics(metrics_dir: str | os.PathLike | None) -> dict[str, Any] | None:
     """``<metrics_dir>/quality.json``, or ``None`` when there is no such file (a recipe without the stage).
-    Raises :class:`UserError` naming the file when it is not valid JSON."""
+    Raises :class:`UserError` naming the file when it is not a JSON object
+    (:func:`~.figures.load_metrics`)."""
     if metrics_dir is None:
         return None
     p = Path(metrics_dir) / METRICS_FILE
-    if not p.is_file():
-        return None
-    try:
-        return orjson.loads(p.read_bytes())
-    except orjson.JSONDecodeError as e:
-        raise UserError(f"{p}: not valid JSON ({e}); rerun the quality stage") from None
-
-
-def _row(cells: list[Any]) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return [_row(header), _row(["---"] + ["---:"] * (len(header) - 1)), *(_row(r) for r in rows)]
+    return load_metrics(p, "rerun the quality stage") if p.is_file() else None
 
 
 def _pct(share: float) -> str:
@@ -56,7 +43,7 @@ def removals_table(m: dict[str, Any]) -> list[str]:
     rows = [[source_label(s), sources[s]["samples"], *(sources[s]["removed"].get(g, 0) for g in gates),
              sources[s]["kept"]] for s in ordered_sources(list(sources))]
     rows.append(["Total", m["samples"] - m.get("bad_records", 0), *(m["removed"][g] for g in gates), m["kept"]])
-    return _table(["source", "samples", *(GATE_LABELS.get(g, g) for g in gates), "kept"], rows)
+    return table(["source", "samples", *(GATE_LABELS.get(g, g) for g in gates), "kept"], rows)
 
 
 def parse_table(m: dict[str, Any]) -> list[str]:
@@ -65,7 +52,7 @@ def parse_table(m: dict[str, Any]) -> list[str]:
     if not langs:
         return ["No sample was parsed (the gate is off, or no sample has a language with a grammar)."]
     rows = [[lang, r["samples"], _pct(r["current_share"]), _pct(r["next_share"])] for lang, r in langs.items()]
-    return _table(["language", "samples", "current parses %", "next parses %"], rows)
+    return table(["language", "samples", "current parses %", "next parses %"], rows)
 
 
 def decontamination_table(m: dict[str, Any]) -> list[str]:
@@ -77,7 +64,7 @@ def decontamination_table(m: dict[str, Any]) -> list[str]:
     order = ordered_sources(list(sources))
     rows = [[name, *(sources[s]["contaminated"].get(name, 0) for s in order), m["contaminated"][name]]
             for name in sets]
-    return _table(["set", *(source_label(s) for s in order), "total"], rows)
+    return table(["set", *(source_label(s) for s in order), "total"], rows)
 
 
 def quality_section(m: dict[str, Any] | None) -> list[str]:

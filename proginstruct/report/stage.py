@@ -21,9 +21,9 @@ from .figures import (
     add_draw_counts,
     add_role_counts,
     draw_figures,
-    load_draw_counts,
-    load_role_counts,
+    load_counts,
     measurements,
+    no_draws,
     role_rates,
     stage_metrics_files,
     summarize,
@@ -49,15 +49,13 @@ def build_report(rows: pl.DataFrame, metrics_dir: str | os.PathLike | None) -> t
     sources = ordered_sources(set(rows["source"].to_list()))
     report: dict[str, Any] = {}
     total: dict[str, dict[str, int]] = {}
-    total_draws: dict[str, Any] = {"tried": 0, "skipped": {}, "samples_per_record": {}}
+    total_draws = no_draws()
     for s in sources:
         report[s] = summarize(rows.filter(pl.col("source") == s))
         if metrics_dir is not None:
-            files = stage_metrics_files(metrics_dir, s)
-            counts = load_role_counts(files)
+            counts, draws = load_counts(stage_metrics_files(metrics_dir, s))
             add_role_counts(total, counts)
             report[s]["roles"] = role_rates(counts)
-            draws = load_draw_counts(files)
             add_draw_counts(total_draws, draws)
             report[s]["draws"] = draw_figures(draws)
     report["overall"] = summarize(rows)

@@ -52,11 +52,13 @@ def folder_license(root: str | os.PathLike) -> str | None:
     p = Path(root)
     if not p.is_dir():
         return None
+    from identify.identify import license_id
+
     files = {f.name.lower(): f for f in p.iterdir() if f.is_file()}
     for name in LICENSE_FILES:
         if name in files:
             try:
-                return detect_license(files[name].read_text("utf-8"))
+                return license_id(str(files[name]))  # reads the file itself (UTF-8): no copy to a temporary file
             except UnicodeDecodeError:
                 return None
     return None
