@@ -24,19 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from proginstruct.simulator.server import serve_in_thread  # noqa: E402
-from tests.scale_helpers import MODEL, write_inputs  # noqa: E402
+from tests.scale_helpers import collect_argv, write_inputs, write_model_map  # noqa: E402
 
 
 def run(inp: Path, work: Path, base: str, mode: str, repeat: int) -> dict:
     """One collect run as a child process; its wall time, counters and output bytes."""
     tag = f"{'server' if base != 'simulator' else 'inproc'}-{mode}-{inp.stem}-{repeat}"
-    mm = work / f"mm-{tag}.json"
-    mm.write_text(json.dumps({MODEL: {"base": base, "api": "k"}}))
+    mm = write_model_map(work / f"mm-{tag}.json", base)
     out, metrics = work / f"{tag}.jsonl", work / f"{tag}.metrics.json"
-    cmd = [sys.executable, "-c", "from proginstruct.cli import main; main()", "collect", "--data_type", "commit", "--input_path", str(inp),
-           "--output_path", str(out), "--metrics_path", str(metrics), "--model_map", str(mm),
-           "--cache_path", str(work / f"{tag}.sqlite"), "--mode", mode, "--batch_poll", "0.05",
-           "--params", str(ROOT / "params.yaml")]
+    cmd = collect_argv(inp, out, mm, work / f"{tag}.sqlite", "--metrics_path", str(metrics), "--mode", mode,
+                       "--batch_poll", "0.05", "--params", str(ROOT / "params.yaml"))
     t0 = time.monotonic()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.monotonic() - t0

@@ -27,19 +27,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from aiohttp import web
-from rpm import default_commit_records, store_labelled
+from common import REPO, collection_child, default_commit_records, store_labelled, write_model_map
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "outage.json"
-MODEL = "proginstruct-simulator"
 
 
 class Storm:
@@ -68,14 +64,11 @@ class Storm:
 
 
 def _collect(code: Path, inp: Path, out: Path, mm: Path, cache: Path, extra: list[str]) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    argv, env = collection_child(code, inp, out, mm, cache, extra)
     metrics = out.with_suffix(".metrics.json")
     metrics.unlink(missing_ok=True)
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, str(code / "stages" / "data_collection.py"), "--data_type", "commit",
-                           "--input_path", str(inp), "--output_path", str(out), "--params", str(REPO / "params.yaml"),
-                           "--model_map", str(mm), "--cache_path", str(cache), "--metrics_path", str(metrics),
-                           *extra], cwd=code, env=env, capture_output=True, text=True)
+    proc = subprocess.run(argv, cwd=code, env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
     m = json.loads(metrics.read_text()) if metrics.exists() else {}
     lines = proc.stderr.strip().splitlines()
@@ -103,8 +96,7 @@ def bench(args: argparse.Namespace) -> dict:
         for name, storm, extra in scenarios:
             url, stop = serve_in_thread(middlewares=(storm.middleware,) if storm else ())
             try:
-                mm = work / f"mm_{name}.json"
-                mm.write_text(json.dumps({MODEL: {"base": url, "api": "k"}}))
+                mm = write_model_map(work / f"mm_{name}.json", url)
                 out, cache = work / f"{name}.jsonl", work / f"{name}.sqlite"
                 run = _collect(code, inp, out, mm, cache, extra)
                 if run["exit"] != 0 and storm is not None:

@@ -167,9 +167,8 @@ def _inputs(tmp: Path, commits: int, snippets: int, submits: int) -> dict[str, P
 
 
 def _stats_dict(metrics: Any) -> dict[str, int]:
-    """Flat dotted counters from a Stats object or a nested metrics dict."""
-    if hasattr(metrics, "items") and not isinstance(metrics, dict):
-        return dict(metrics.items())
+    """Flat dotted counters from a Stats object (already flat: a dict of dotted names) or a nested metrics
+    dict."""
     flat: dict[str, int] = {}
 
     def walk(prefix: str, d: dict) -> None:
@@ -217,7 +216,7 @@ def run_once(args: argparse.Namespace, guided: str, inputs: dict[str, Path]) -> 
                                 llm_params=llm, seed=seed, roles=roles)
             flat = _stats_dict(st)
             counters.update({k: v for k, v in flat.items()
-                             if k.startswith(("roles.", "rejected.", "errors.", "skipped.")) or
+                             if k.startswith(("roles.", "rejected.", "errors.", "draws.skipped.")) or
                              k in ("samples", "no_change_samples", "inputs", "chat_failed")})
             samples[source] = flat.get("samples", 0)
             records[source] = flat.get("inputs", 0)
@@ -280,7 +279,7 @@ def summarize(guided: str, log: list[dict], counters: Counter, samples: dict[str
             "judge_decisions": judged, "judge_true_share": _per(decisions[True], judged, 3),
             "no_change_samples": counters.get("no_change_samples", 0),
             "no_change_share": _per(counters.get("no_change_samples", 0), collected, 3),
-            "skipped": {k.split(".", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("skipped.")},
+            "skipped": {k.split(".", 2)[2]: v for k, v in sorted(counters.items()) if k.startswith("draws.skipped.")},
             "chat_failed": counters.get("chat_failed", 0),
             "requests": len(log), "cached_prefix_share": _per(tot_cache, tot_cache + tot_prompt, 3),
             "wall_s": round(wall, 1),

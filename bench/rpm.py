@@ -29,31 +29,14 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from aiohttp import web
+from common import REPO, collection_child, default_commit_records, store_labelled, write_model_map
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "rpm.json"
-MODEL = "proginstruct-simulator"
-
-
-def default_commit_records(work: Path, n: int) -> Path:
-    """The first ``n`` records of the default commit input (``prepare_commit`` with this repository's
-    params.yaml) as ``work/commit_<n>.jsonl``; the prepared file is reused when present."""
-    full = work / "commit_default.jsonl"
-    if not full.exists():
-        subprocess.run([sys.executable, "stages/prepare_commit.py", "--output_path", str(full)], cwd=REPO,
-                       check=True, stderr=subprocess.DEVNULL)
-    lines = full.read_bytes().splitlines(keepends=True)
-    if len(lines) < n:
-        raise SystemExit(f"the default commit input has {len(lines)} records, fewer than --records {n}")
-    out = work / f"commit_{n}.jsonl"
-    out.write_bytes(b"".join(lines[:n]))
-    return out
 
 
 def arrival_log(times: list[float]):  # noqa: ANN201 - an aiohttp middleware
@@ -77,14 +60,10 @@ def run_collection_child(code: Path, inp: Path, out: Path, model_map: Path, cach
                          extra: list[str]) -> tuple[list[tuple[float, int]], float, int, str]:
     """Run the collection from checkout ``code``; returns ``(progress, t0, exit status, stderr tail)``
     where ``progress`` lists ``(seconds since t0, records written)`` at every change."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    argv, env = collection_child(code, inp, out, model_map, cache, extra)
     idx = out.with_name(out.name + ".partial.idx")
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(code / "stages" / "data_collection.py"), "--data_type", "commit",
-                             "--input_path", str(inp), "--output_path", str(out), "--params",
-                             str(REPO / "params.yaml"), "--model_map", str(model_map), "--cache_path", str(cache),
-                             "--metrics_path", str(out.with_suffix(".metrics.json")), *extra],
-                            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     progress: list[tuple[float, int]] = [(0.0, 0)]
     while proc.poll() is None:
         time.sleep(0.1)
@@ -102,14 +81,14 @@ def bench(args: argparse.Namespace) -> dict:
     from proginstruct.simulator.server import serve_in_thread
 
     code = Path(args.code).resolve() if args.code else REPO
+    load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="proginstruct-rpm-") as tmp:
         work = Path(tmp)
         inp = default_commit_records(work, args.records)
         times: list[float] = []
         url, stop = serve_in_thread(latency=args.latency, middlewares=(arrival_log(times),))
         try:
-            mm = work / "model_map.json"
-            mm.write_text(json.dumps({MODEL: {"base": url, "api": "k", "rpm": args.rpm}}))
+            mm = write_model_map(work / "model_map.json", url, rpm=args.rpm)
             out = work / "out.jsonl"
             extra = ["--num_proc", str(args.num_proc)] if args.num_proc else []
             progress, t0, status, tail = run_collection_child(code, inp, out, mm, work / "cache.sqlite", extra)
@@ -138,7 +117,7 @@ def bench(args: argparse.Namespace) -> dict:
                 "requests_first_60s": sum(1 for t in arrivals if t < 60.0),
                 "limit_plus_10pct": round(args.rpm * 1.1, 1),
                 "samples": metrics.get("samples"), "output_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-                "load_before": round(os.getloadavg()[0], 2)}
+                "load_before": load_before}
 
 
 def main() -> None:
@@ -154,16 +133,6 @@ def main() -> None:
     res = bench(args)
     print(json.dumps(res, indent=1))
     store_labelled(Path(args.out), args.label, res)
-
-
-def store_labelled(path: Path, label: str, res: dict) -> None:
-    """Put ``res`` under ``label`` in the JSON object at ``path`` (created when missing), keeping the
-    other labels' results (``before`` and ``after`` runs of one benchmark share a file)."""
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[label] = res
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"-> {path}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil  # installed with dvc
+from common import store_labelled
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "scale.json"
@@ -566,12 +567,8 @@ def memory_main(args: argparse.Namespace) -> None:
     """``--memory``: the memory rows alone, stored in ``--memory_out`` under ``--label``."""
     with tempfile.TemporaryDirectory(prefix="proginstruct-memory-") as tmp:
         rows = memory_rows(Path(tmp), args)
-    path = Path(args.memory_out)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[args.label] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"-> {path}")
+    store_labelled(Path(args.memory_out), args.label,
+                   {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "rows": rows})
 
 
 def _cpus(spec: str, flag: str) -> set[int] | None:

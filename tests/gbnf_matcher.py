@@ -36,17 +36,23 @@ def _compiled(grammar: str) -> str:
     return llg.grammar_from("gbnf", grammar)
 
 
-def check_grammar(grammar: str) -> None:
-    """Raise ``ValueError`` with llguidance's message when ``grammar`` is not valid GBNF."""
+def _matcher(grammar: str) -> llg.LLMatcher:
+    """A fresh matcher at the start of ``grammar``; ``ValueError`` with llguidance's message when
+    ``grammar`` is not valid GBNF."""
     m = llg.LLMatcher(_tokenizer(), _compiled(grammar), log_level=0)
     if m.is_error():
         raise ValueError(m.get_error())
+    return m
+
+
+def check_grammar(grammar: str) -> None:
+    """Raise ``ValueError`` with llguidance's message when ``grammar`` is not valid GBNF."""
+    _matcher(grammar)
 
 
 def matches(grammar: str, text: str) -> bool:
-    """True when the whole of ``text`` is a sentence of the GBNF ``grammar`` (rule ``root``)."""
-    m = llg.LLMatcher(_tokenizer(), _compiled(grammar), log_level=0)
-    if m.is_error():
-        raise ValueError(m.get_error())
+    """True when the whole of ``text`` is a sentence of the GBNF ``grammar`` (rule ``root``); ``ValueError``
+    when ``grammar`` is not valid GBNF."""
+    m = _matcher(grammar)
     ok = m.consume_tokens(list(text.encode("utf-8")))
     return bool(ok) and not m.is_error() and m.is_accepting()

@@ -12,8 +12,6 @@ import time
 
 from aiohttp import web
 
-MODES = ("429", "429_bare", "500", "junk", "quota")
-
 
 class Outage:
     """``mode``: ``None`` (pass through), ``"429"`` (with ``Retry-After: retry_after``), ``"429_bare"`` (no

@@ -14,28 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from proginstruct.cli.common import LLM_DEFAULTS
 from proginstruct.collection.collect import run_collection
-from proginstruct.collection.sample import CollectParams
 from proginstruct.errors import UserError
 from proginstruct.simulator.server import serve_in_thread
 from proginstruct.sources.aiprogrammer import run_aiprogrammer
 
-from .scale_helpers import MODEL, llm_params, server_stats, write_inputs
+from .scale_helpers import MODEL, PARAMS, batch_llm, llm_params, server_stats, write_inputs
 
-PARAMS = CollectParams(limit_one_block_prob=1.0, max_per_sample=2, use_history_prob=0.5)
 STAND_IN = Path(__file__).with_name("sim_run_batch.py")
-
-
-def batch_llm(tmp_path: Path, base: str, name: str, batch: dict | None = None, **over) -> dict:
-    """``llm`` params of a batch-mode run on one model at ``base`` with the map entry's ``"batch"``."""
-    entry = {"base": base, "api": "k"}
-    if batch is not None:
-        entry["batch"] = batch
-    mm = tmp_path / f"mm_{name}.json"
-    mm.write_text(json.dumps({MODEL: entry}))
-    return {**LLM_DEFAULTS, "model_map": str(mm), "cache_path": str(tmp_path / f"{name}.sqlite"), "mode": "batch",
-            "batch_poll": 0.01, **over}
 
 
 def online_reference(tmp_path: Path, inp: Path, n_name: str = "ref") -> tuple[Path, dict, dict]:
@@ -243,9 +229,7 @@ def test_batch_lines_of_a_guided_model_carry_its_grammar_as_online_requests_do(t
     plain_out, _, plain_bodies = online_reference(tmp_path, inp, "plain")
     url, stop = serve_in_thread()
     try:
-        guided_map = tmp_path / "guided_map.json"
-        guided_map.write_text(json.dumps({MODEL: {"base": url, "api": "k", "guided": "llama.cpp"}}))
-        online = {**llm_params(tmp_path, url, "guided", num_proc=8), "model_map": str(guided_map)}
+        online = llm_params(tmp_path, url, "guided", entry={"guided": "llama.cpp"}, num_proc=8)
         ref = tmp_path / "guided.jsonl"
         run_collection("commit", str(inp), str(ref), params=PARAMS, seed=3, llm_params=online)
         guided_bodies = server_stats(url, bodies=True)["bodies"]["counts"]
@@ -253,9 +237,7 @@ def test_batch_lines_of_a_guided_model_carry_its_grammar_as_online_requests_do(t
         stop()
     url, stop = serve_in_thread(batch_delay=0.01)
     try:
-        mm = tmp_path / "guided_batch_map.json"
-        mm.write_text(json.dumps({MODEL: {"base": url, "api": "k", "guided": "llama.cpp"}}))
-        llm = {**batch_llm(tmp_path, url, "guided_batch"), "model_map": str(mm)}
+        llm = batch_llm(tmp_path, url, "guided_batch", entry={"guided": "llama.cpp"})
         out = tmp_path / "guided_batch.jsonl"
         run_collection("commit", str(inp), str(out), params=PARAMS, seed=3, llm_params=llm)
         submitted = server_stats(url, bodies=True)["batch"]["submitted"]

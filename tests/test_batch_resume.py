@@ -4,39 +4,28 @@ run; the server sees no line submitted twice, least of all one whose reply had b
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
-import time
 
 from proginstruct.collection.collect import run_collection
 from proginstruct.simulator.server import serve_in_thread
 
-from .scale_helpers import MODEL, llm_params, server_stats, write_inputs
-from .test_batch_mode import PARAMS, batch_llm
+from .scale_helpers import (
+    PARAMS,
+    batch_llm,
+    collect_argv,
+    count_rows,
+    llm_params,
+    param_flags,
+    server_stats,
+    wait_for,
+    write_inputs,
+    write_model_map,
+)
 
 N_RECORDS = 16
-
-
-def _waiting_jobs(cache) -> int:
-    if not cache.exists():
-        return 0
-    with sqlite3.connect(cache) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM batch_jobs WHERE status = 'waiting'").fetchone()[0]
-        except sqlite3.OperationalError:  # table not created yet
-            return 0
-
-
-def _wait(cond, what: str, timeout: float = 60.0) -> None:
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+WAITING_JOBS = "SELECT COUNT(*) FROM batch_jobs WHERE status = 'waiting'"
 
 
 def test_sigkill_while_waiting_then_rerun_attaches_to_the_job(tmp_path):
@@ -47,17 +36,15 @@ def test_sigkill_while_waiting_then_rerun_attaches_to_the_job(tmp_path):
 
     url, stop = serve_in_thread(batch_delay=0.8)
     try:
-        out, cache, mm = tmp_path / "out.jsonl", tmp_path / "run.sqlite", tmp_path / "mm.json"
-        mm.write_text(json.dumps({MODEL: {"base": url, "api": "k"}}))
-        cmd = [sys.executable, "-c", "from proginstruct.cli import main; main()", "collect", "--data_type", "commit",
-               "--input_path", str(inp), "--output_path", str(out), "--model_map", str(mm), "--cache_path",
-               str(cache), "--mode", "batch", "--batch_poll", "0.02", "--limit_one_block_prob", "1.0",
-               "--max_per_sample", "2", "--use_history_prob", "0.5", "--seed", "3"]
+        out, cache = tmp_path / "out.jsonl", tmp_path / "run.sqlite"
+        mm = write_model_map(tmp_path / "mm.json", url)
+        cmd = collect_argv(inp, out, mm, cache, "--mode", "batch", "--batch_poll", "0.02", *param_flags(PARAMS),
+                           "--seed", "3")
         child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             # round 1's job answered and cached, round 2's job submitted and recorded: kill while it waits
-            _wait(lambda: server_stats(url)["batch"]["jobs"] == 2 and _waiting_jobs(cache) == 1,
-                  "the child to wait for its second job")
+            wait_for(lambda: server_stats(url)["batch"]["jobs"] == 2 and count_rows(cache, WAITING_JOBS) == 1,
+                     "the child to wait for its second job", timeout=60.0)
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=10)
         finally:
@@ -81,4 +68,4 @@ def test_sigkill_while_waiting_then_rerun_attaches_to_the_job(tmp_path):
     assert set(after["delivered"]) == set(after["submitted"])  # and each reply downloaded once ...
     assert set(after["delivered"].values()) == {1}
     assert len(after["submitted"]) == s_ref["requests.sent"]  # ... for exactly the online run's requests
-    assert _waiting_jobs(cache) == 0
+    assert count_rows(cache, WAITING_JOBS) == 0

@@ -13,10 +13,9 @@ from proginstruct.collection.collect import run_collection
 from proginstruct.estimate import estimate
 from proginstruct.simulator.server import serve_in_thread
 
-from .scale_helpers import llm_params, server_stats, write_inputs
-from .test_batch_mode import PARAMS, batch_llm
+from .scale_helpers import PARAMS, batch_llm, llm_params, param_flags, server_stats, write_inputs
 
-FLAGS = ["--limit_one_block_prob", "1.0", "--max_per_sample", "2", "--use_history_prob", "0.5", "--seed", "3"]
+FLAGS = [*param_flags(PARAMS), "--seed", "3"]
 
 
 def _rows(text: str) -> dict[str, list[int]]:

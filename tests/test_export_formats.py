@@ -28,7 +28,9 @@ from proginstruct.export.sr import (
     sr_edits,
 )
 from proginstruct.export.tokens import TARGET, TARGET_END, TARGET_START
-from proginstruct.text import fence, split_lines
+from proginstruct.text import fence
+
+from .strategies import line_edits
 
 # lines from a small pool make repeated lines (non-unique search texts) and fence-like lines likely
 LINE = st.sampled_from(["", "a", "b", "}", "  x = 1", "```", "````md", "```py", "é\r", "1,2", " "])
@@ -40,17 +42,7 @@ def edited(draw, code: str) -> str:
     """``code`` with a few line insertions / deletions / replacements, or sometimes unrelated code."""
     if draw(st.integers(0, 9)) == 0:
         return draw(CODE)
-    lines = split_lines(code)
-    for _ in range(draw(st.integers(0, 4))):
-        op = draw(st.sampled_from(["insert", "delete", "replace"]))
-        pos = draw(st.integers(0, len(lines)))
-        if op == "insert" or pos == len(lines):
-            lines.insert(pos, draw(LINE))
-        elif op == "delete" and len(lines) > 1:
-            del lines[pos]
-        else:
-            lines[pos] = draw(LINE)
-    return "\n".join(lines)
+    return draw(line_edits(code, LINE))
 
 
 @st.composite

@@ -4,12 +4,10 @@ same samples as a clean run, and its metrics count every fault kind."""
 from __future__ import annotations
 
 from proginstruct.collection.collect import run_collection
-from proginstruct.collection.sample import CollectParams
 from proginstruct.simulator.server import serve_in_thread
 
-from .scale_helpers import llm_params, server_stats, write_inputs
+from .scale_helpers import PARAMS, llm_params, server_stats, write_inputs
 
-PARAMS = CollectParams(limit_one_block_prob=1.0, max_per_sample=2, use_history_prob=0.5)
 FAULTS = {"fail_500": 0.10, "fail_429": 0.05, "retry_after": "0.05", "fail_timeout": 0.02, "timeout_sleep": 5.0,
           "malformed": 0.05}
 

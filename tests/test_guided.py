@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import orjson
 import pytest
@@ -19,7 +18,7 @@ from proginstruct.llm.guided import guided_fields, key_params, request_body, rol
 from proginstruct.llm.model_map import ModelEntry, ModelMap
 from proginstruct.roles.judge import JudgeRole
 from proginstruct.roles.render import JudgeQuery, RecordView
-from proginstruct.simulator import api
+from proginstruct.simulator.server import serve_in_thread
 from proginstruct.stats import Stats
 
 SAMPLING = {k: LLM_DEFAULTS[k] for k in SAMPLING_KEYS}
@@ -82,39 +81,32 @@ def test_cache_key_holds_the_guided_setting_and_is_unchanged_without():
 
 # ------------------------------------------------------------------------------------------ over HTTP
 class FakeServer:
-    """A loopback chat-completions server answering with the simulated model, that records every body and
-    answers 400 to bodies holding ``refuse`` (a field name), or to every body when ``refuse`` is ``"*"``."""
+    """The loopback simulator (``serve_in_thread``) behind a middleware that records every chat-completions
+    body and answers 400 to bodies holding ``refuse`` (a field name), or to every body when ``refuse`` is
+    ``"*"``. ``with FakeServer(...) as base_url:`` serves for the block."""
 
     def __init__(self, refuse: str | None):
         self.refuse = refuse
         self.bodies: list[dict] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.bodies.append(body)
-        if self.refuse == "*" or (self.refuse and self.refuse in body):
-            return web.json_response({"error": {"code": 400, "message": "failed to parse grammar"}}, status=400)
-        return web.json_response(api.completion_response(body))
+        @web.middleware
+        async def middleware(request: web.Request, handler):  # noqa: ANN001, ANN202
+            if request.path.endswith("/chat/completions"):
+                body = await request.json()
+                self.bodies.append(body)
+                if self.refuse == "*" or (self.refuse and self.refuse in body):
+                    return web.json_response({"error": {"code": 400, "message": "failed to parse grammar"}},
+                                             status=400)
+            return await handler(request)
 
-    async def _start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+        self.middleware = middleware
 
     def __enter__(self) -> str:
-        self.thread.start()
-        return asyncio.run_coroutine_threadsafe(self._start(), self.loop).result()
+        url, self.stop = serve_in_thread(middlewares=(self.middleware,))
+        return url
 
     def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
+        self.stop()
 
 
 def ask(tmp_path, base: str, guided: str) -> tuple[object, Stats]:

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from proginstruct.export.formats import FORMATS, conversation
 from proginstruct.export.sr import sr_edits, weak_anchor
 from proginstruct.export.stage import run_export
+from proginstruct.samples import snapshot
 from proginstruct.text import split_lines
 
 from .dataset_readback import main as dataset_readback_main
 from .dataset_readback import readback_counts
 from .harness_readers import READERS, HarnessMiss, fence_in_code, locate, read_lc, read_sr
+from .strategies import line_edits
 
 # no line starts with ``` (such code cannot be read back, see test_fence_in_code_defeats_the_harness_regex);
 # "..." lines, blank and whitespace-only lines, digits-comma lines and backticks elsewhere are all in
@@ -30,32 +32,16 @@ def _join(lines: list[str]) -> str:
 
 
 @st.composite
-def edited(draw, code: str, line=LINE) -> str:
-    """``code`` with a few line insertions, deletions and replacements."""
-    lines = split_lines(code)
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["insert", "delete", "replace"]))
-        pos = draw(st.integers(0, len(lines)))
-        if op == "insert" or pos == len(lines):
-            lines.insert(pos, draw(line))
-        elif op == "delete" and len(lines) > 1:
-            del lines[pos]
-        else:
-            lines[pos] = draw(line)
-    return _join(lines)
-
-
-@st.composite
 def code_pairs(draw) -> tuple[str, str, str]:
     """``(kind, current, next)`` for one kind of change of :data:`KINDS`."""
     kind = draw(st.sampled_from(KINDS))
     if kind == "whitespace":  # whitespace-only code and edits
         current = _join(draw(st.lists(BLANK, min_size=1, max_size=10)))
-        return kind, current, draw(edited(current, BLANK))
+        return kind, current, draw(line_edits(current, BLANK, min_edits=1))
     current = _join(draw(st.lists(LINE, min_size=1, max_size=14)))
     lines = split_lines(current)
     if kind == "mixed":
-        nxt = draw(edited(current))
+        nxt = draw(line_edits(current, LINE, min_edits=1))
     elif kind == "delete":  # only deletions, anywhere, possibly everything
         keep = draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
         nxt = _join([x for x, k in zip(lines, keep, strict=True) if k])
@@ -71,8 +57,8 @@ def code_pairs(draw) -> tuple[str, str, str]:
 
 
 def _sample(current: str, nxt: str, lang: str = "python", chat: str = "") -> dict:
-    snap = lambda code: {"type": "code", "lang": lang, "code": code}  # noqa: E731
-    return {"history": [], "current": snap(current), "user": "", "chat": chat, "next": snap(nxt), "loc": None}
+    return {"history": [], "current": snapshot(current, lang), "user": "", "chat": chat, "next": snapshot(nxt, lang),
+            "loc": None}
 
 
 def _assistant(sample: dict, fmt: str) -> str:

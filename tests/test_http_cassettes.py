@@ -23,10 +23,7 @@ from proginstruct.llm.engine import Engine
 from proginstruct.records import record_id
 from proginstruct.stats import Stats
 
-PLATFORM_HEADERS = ["authorization", "user-agent", "x-stainless-os", "x-stainless-arch", "x-stainless-lang",
-                    "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-package-version",
-                    "x-stainless-async", "x-stainless-retry-count", "x-stainless-read-timeout",
-                    "x-stainless-timeout"]
+from .cassette_config import REPLAY_BASE, vcr_settings
 
 RECORDS = [
     {"code1": "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef top(xs):\n    return xs[0]\n",
@@ -54,15 +51,14 @@ def _strip_response(response: dict) -> dict:
 
 @pytest.fixture
 def vcr_config() -> dict:
-    return {"filter_headers": PLATFORM_HEADERS, "match_on": ["method", "path", "body"],
-            "before_record_response": _strip_response, "decode_compressed_response": True}
+    return vcr_settings(_strip_response)
 
 
 @pytest.fixture
 def base_url(record_mode: str):
     """The simulator over HTTP while recording; an unused address when replaying (never contacted)."""
     if record_mode == "none":
-        yield "http://127.0.0.1:9/v1"
+        yield REPLAY_BASE
         return
     from proginstruct.simulator.server import serve_in_thread
 

@@ -1,63 +1,29 @@
 """The package's shape: no import cycle inside ``proginstruct``, the simulator beside the model layer (not
 inside it), and no module over 500 lines.
 
-The import graph is read from the source files with :mod:`ast` (nothing is imported), counting every
-``import`` statement wherever it is: at the top of a module, inside a function (a lazy import), or under
+The import graph is read from the source files by grimp (nothing is imported), counting every ``import``
+statement wherever it is: at the top of a module, inside a function (a lazy import), or under
 ``if TYPE_CHECKING``. A lazy import still ties two modules together, so it counts as an edge.
 """
 
 from __future__ import annotations
 
-import ast
 import graphlib
 from pathlib import Path
 
+import grimp
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "proginstruct"
 MAX_MODULE_LINES = 500
 
 
-def module_name(path: Path, root: Path) -> str:
-    """Dotted module name of ``path`` under the package directory ``root`` (``pkg/__init__.py``: ``pkg``)."""
-    parts = list(path.relative_to(root.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def import_graph(root: Path) -> dict[str, set[str]]:
-    """Module -> the modules of the same package it imports (dotted names, edges inside ``root`` only).
-
-    ``from a import b`` points at ``a.b`` when that is a module of the package, else at ``a``;
-    relative imports are resolved against the importing module's package.
-    """
-    files = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
-    top = root.name
-    graph: dict[str, set[str]] = {}
-    for name, path in files.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        edges: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base_parts = package.split(".")
-                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
-                    base = ".".join(base_parts + ([node.module] if node.module else []))
-                else:
-                    base = node.module or ""
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
-            else:
-                continue
-            for t in targets:
-                while t and t not in files and "." in t:  # `import a.b.c` of a name inside a module
-                    t = t.rpartition(".")[0]
-                if t in files and t != name and (t == top or t.startswith(top + ".")):
-                    edges.add(t)
-        graph[name] = edges
-    return graph
+def import_graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports (dotted names), for the package ``package``
+    found on ``sys.path`` (grimp: relative imports resolved, ``from a import b`` pointing at ``a.b`` when
+    that is a module, lazy and ``TYPE_CHECKING`` imports included)."""
+    graph = grimp.build_graph(package, cache_dir=None)
+    return {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -69,7 +35,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_the_cycle_finder_sees_a_lazy_import_cycle(tmp_path):
+def test_the_cycle_finder_sees_a_lazy_import_cycle(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
@@ -77,17 +44,17 @@ def test_the_cycle_finder_sees_a_lazy_import_cycle(tmp_path):
     (pkg / "sub" / "a.py").write_text("from . import b\n")
     (pkg / "sub" / "b.py").write_text("def f():\n    from ..sub.a import x\n    return x\n")
     (pkg / "c.py").write_text("import pkg.sub.a\nfrom pkg.sub import b\n")
-    graph = import_graph(pkg)
+    graph = import_graph("pkg")
     assert graph == {"pkg": set(), "pkg.sub": set(), "pkg.sub.a": {"pkg.sub.b"}, "pkg.sub.b": {"pkg.sub.a"},
                      "pkg.c": {"pkg.sub.a", "pkg.sub.b"}}
     cycle = find_cycle(graph)
     assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"pkg.sub.a", "pkg.sub.b"}
     (pkg / "sub" / "b.py").write_text("X = 1\n")
-    assert find_cycle(import_graph(pkg)) is None
+    assert find_cycle(import_graph("pkg")) is None
 
 
 def test_no_import_cycle_in_the_package():
-    graph = import_graph(PACKAGE)
+    graph = import_graph(PACKAGE.name)
     assert len(graph) > 50 and graph["proginstruct.collection.collect"], "the graph was not read"
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
@@ -96,7 +63,7 @@ def test_no_import_cycle_in_the_package():
 def test_the_simulator_sits_beside_the_model_layer():
     """The simulated model does not reach into the model layer, and the model layer reaches the
     simulator through one module: the in-process transport (the ``"base": "simulator"`` client)."""
-    graph = import_graph(PACKAGE)
+    graph = import_graph(PACKAGE.name)
     sim = {m for m in graph if m.startswith("proginstruct.simulator")}
     llm = {m for m in graph if m.startswith("proginstruct.llm")}
     assert sim and llm

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from proginstruct.cli.collect import command as collect_command
 from proginstruct.collection.collect import run_collection
-from proginstruct.collection.sample import CollectParams
 from proginstruct.llm.endpoints import EndpointPool
 from proginstruct.llm.engine import Engine, TransportStop
 from proginstruct.roles.chat import ChatRole
@@ -21,9 +20,8 @@ from proginstruct.simulator.server import serve_in_thread
 from proginstruct.stats import Stats
 
 from .outage_server import Outage
-from .scale_helpers import llm_params, write_inputs
+from .scale_helpers import PARAMS, llm_params, param_flags, write_inputs, write_model_map
 
-PARAMS = CollectParams(limit_one_block_prob=1.0, max_per_sample=2, use_history_prob=0.5)
 RECORDS = 16
 
 
@@ -69,13 +67,11 @@ def test_5xx_outage_longer_than_the_budget_stops_and_the_rerun_gives_the_clean_b
     outage = Outage("500", after=30)  # some records are written before the outage
     url, stop = serve_in_thread(middlewares=(outage.middleware,))
     out, metrics = tmp_path / "out.jsonl", tmp_path / "metrics.json"
-    mm = tmp_path / "mm.json"
-    mm.write_text(json.dumps({"proginstruct-simulator": {"base": url, "api": "k"}}))
+    mm = write_model_map(tmp_path / "mm.json", url)
     args = ["--data_type", "commit", "--input_path", str(inp), "--output_path", str(out), "--metrics_path",
             str(metrics), "--params", str(tmp_path / "none.yaml"), "--seed", "5", "--model_map", str(mm),
             "--cache_path", str(tmp_path / "c.sqlite"), "--num_proc", "4", "--max_retries", "2",
-            "--retry_backoff", "0.01", "--endpoint_cooldown", "0.05", "--limit_one_block_prob", "1.0",
-            "--max_per_sample", "2", "--use_history_prob", "0.5"]
+            "--retry_backoff", "0.01", "--endpoint_cooldown", "0.05", *param_flags(PARAMS)]
     try:
         stopped = CliRunner().invoke(collect_command, args)
         assert stopped.exit_code == 2, stopped.output

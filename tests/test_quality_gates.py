@@ -15,18 +15,15 @@ from proginstruct.quality.gates import Evaluator, input_chars, output_chars
 from proginstruct.quality.neardup import NearDuplicateIndex, lsh_bands, shingles, signature
 from proginstruct.quality.params import DEFAULTS, quality_params
 from proginstruct.quality.syntax import SyntaxChecker, grammar_of
+from proginstruct.samples import snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snap(code: str, lang: str = "python") -> dict:
-    return {"type": "code", "lang": lang, "code": code}
-
-
 def sample(current: str, nxt: str, lang: str = "python", history: tuple[str, ...] = (), user: str = "",
            chat: str = "") -> dict:
-    return {"history": [snap(h, lang) for h in history], "current": snap(current, lang), "user": user,
-            "chat": chat, "next": snap(nxt, lang), "loc": None, "source": "commit", "id": "x"}
+    return {"history": [snapshot(h, lang) for h in history], "current": snapshot(current, lang), "user": user,
+            "chat": chat, "next": snapshot(nxt, lang), "loc": None, "source": "commit", "id": "x"}
 
 
 def params(**over):

@@ -21,17 +21,14 @@ from proginstruct.errors import BadRecord, UserError
 from proginstruct.export.parquet import read_parquet
 from proginstruct.quality.params import DEFAULTS, GATES, quality_params
 from proginstruct.quality.stage import run_quality
+from proginstruct.samples import snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = [json.loads(line) for line in gzip.open(ROOT / "data/benchmarks/HumanEval.jsonl.gz")]
 
 
-def snap(code: str, lang: str) -> dict:
-    return {"type": "code", "lang": lang, "code": code}
-
-
 def make(i: int, current: str, nxt: str, lang: str = "python", source: str = "commit", **extra) -> dict:
-    return {"history": [], "current": snap(current, lang), "user": "", "chat": "", "next": snap(nxt, lang),
+    return {"history": [], "current": snapshot(current, lang), "user": "", "chat": "", "next": snapshot(nxt, lang),
             "loc": None, "source": source, "id": f"s{i}", **extra}
 
 

@@ -34,13 +34,11 @@ from proginstruct.stats import Stats
 from proginstruct.text import unified_diff
 from tests.gbnf_matcher import matches
 
+from .cassette_config import REPLAY_BASE, vcr_settings
+
 MODEL = "qwen2.5-coder-0.5b-instruct"
 RECORD_BASE = os.environ.get("PROGINSTRUCT_REAL_LLM_BASE", "http://127.0.0.1:8100/v1")
 CASSETTES = Path(__file__).parent / "cassettes" / "test_real_model_cassettes"
-PLATFORM_HEADERS = ["authorization", "user-agent", "x-stainless-os", "x-stainless-arch", "x-stainless-lang",
-                    "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-package-version",
-                    "x-stainless-async", "x-stainless-retry-count", "x-stainless-read-timeout",
-                    "x-stainless-timeout"]
 LLM = {"max_tokens": 384, "max_try": 3, "num_proc": 1, "max_retries": 0, "request_timeout": 1800.0}
 
 
@@ -51,14 +49,13 @@ def _strip_response(response: dict) -> dict:
 
 @pytest.fixture
 def vcr_config() -> dict:
-    return {"filter_headers": PLATFORM_HEADERS, "match_on": ["method", "path", "body"],
-            "before_record_response": _strip_response, "decode_compressed_response": True}
+    return vcr_settings(_strip_response)
 
 
 @pytest.fixture
 def base_url(record_mode: str) -> str:
     """The real server while recording; an unused address when replaying (never contacted)."""
-    return "http://127.0.0.1:9/v1" if record_mode == "none" else RECORD_BASE
+    return REPLAY_BASE if record_mode == "none" else RECORD_BASE
 
 
 class Recorded:
